@@ -1,0 +1,417 @@
+"""Typed, validated analysis configuration.
+
+The main config (``configs/config.yaml``) names the tasks to run; each task is
+read from ``configs/tasks/<name>.yaml`` and the main config's entry for it is
+deep-merged on top, so a config such as ``mini.yaml`` changes statistics and
+hyperparameters without repeating the physics. Models are resolved the same
+way from ``configs/models/<base>.yaml``. Every level is a pydantic model with
+``extra="forbid"``: an unknown key is an error that names its full path and the
+nearest allowed keys.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dl4hep.errors import ConfigError, did_you_mean
+
+__all__ = [
+    "AnalysisConfig",
+    "DatasetConfig",
+    "EvaluationConfig",
+    "ModelConfig",
+    "ReadingConfig",
+    "SampleConfig",
+    "TaskConfig",
+    "TrainingConfig",
+    "config_digest",
+    "deep_merge",
+    "load_analysis",
+    "load_yaml",
+    "resolve_analysis",
+]
+
+#: Directory holding ``tasks/``, ``models/`` and ``inputs/``; relative to the working directory.
+DEFAULT_CONFIG_DIR = Path("configs")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ReadingConfig(_Strict):
+    """How ntuples are read: in chunks, so memory is bounded by ``step_size``."""
+
+    step_size: int = Field(50_000, ge=1, description="Entries per chunk read with uproot.iterate.")
+    entry_stop: int | None = Field(None, ge=1, description="Read at most this many entries per file.")
+
+
+class SampleConfig(_Strict):
+    """One sample: a physics process (generated) or a list of existing ntuples."""
+
+    label: str = Field(description="Class this sample's objects belong to (one of the task's classes).")
+    generator: dict[str, Any] | None = Field(
+        None, description="Event-generation settings (process, cuts); see docs/generation.md."
+    )
+    files: list[str] | None = Field(None, description="Globs of existing ntuples; replaces generation.")
+    input: str | None = Field(None, description="Input schema for this sample (default: the task's).")
+    cross_section: float | None = Field(
+        None, gt=0, description="Cross section in pb; overrides the value in the Runs tree."
+    )
+    chunks: int = Field(1, ge=1, description="Independently seeded generation jobs.")
+    events: int = Field(1000, ge=1, description="Generated events per chunk.")
+    require_truth_match: bool = Field(
+        False, description="Keep only objects whose truth-match flag is set (e.g. fully contained decays)."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SampleConfig:
+        if (self.generator is None) == (self.files is None):
+            raise ValueError("give exactly one of 'generator' (built-in generation) or 'files' (your ntuples)")
+        return self
+
+
+class TrainingConfig(_Strict):
+    """Optimisation settings shared by every model type."""
+
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(256, ge=1)
+    optimizer: Literal["adamw", "adam", "sgd", "radam"] = "adamw"
+    lr: float = Field(1e-3, gt=0, description="Peak learning rate.")
+    weight_decay: float = Field(1e-2, ge=0)
+    schedule: Literal["cosine", "onecycle", "step", "constant"] = "cosine"
+    warmup_epochs: float = Field(1.0, ge=0, description="Linear warm-up length (epochs) before the schedule.")
+    step_size_epochs: int = Field(10, ge=1, description="Decay period for schedule=step.")
+    step_gamma: float = Field(0.1, gt=0, le=1)
+    grad_clip: float | None = Field(5.0, gt=0, description="Max global gradient norm (None: off).")
+    early_stopping_patience: int | None = Field(
+        5, ge=1, description="Stop after this many epochs without a better validation loss."
+    )
+    class_weights: Literal["balanced", "none"] = Field(
+        "balanced", description="Reweight classes to equal total weight in the loss."
+    )
+    use_event_weights: bool = Field(True, description="Multiply the loss by the physics event weights.")
+    precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 autocast on CUDA.")
+    compile: bool = Field(False, description="Wrap the model in torch.compile.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick tests).")
+
+
+class ModelConfig(_Strict):
+    """One model of a task: an architecture from the registry plus its settings."""
+
+    base: str | None = Field(None, description="configs/models/<base>.yaml to start from (default: the model's name).")
+    type: str = Field(description="Architecture name in the model registry.")
+    inputs: Literal["tabular", "points"] = Field(description="Which dataset block the model reads.")
+    features: list[str] | None = Field(None, description="Subset of tabular features (default: all).")
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+
+class DatasetConfig(_Strict):
+    """Dataset assembly: split, weights, NaN policy."""
+
+    split: dict[Literal["train", "val", "test"], float] = Field(
+        default_factory=lambda: {"train": 0.6, "val": 0.2, "test": 0.2}
+    )
+    nan_policy: Literal["drop", "fail"] = Field("drop", description="Rows with NaN/inf: count and drop, or fail.")
+    balance: Literal["none", "classes", "pt_eta"] = Field(
+        "none", description="Extra training reweighting: none, equal class totals, or flat in (pT, eta)."
+    )
+    reweight_observers: list[str] = Field(
+        default_factory=lambda: ["pt", "eta"], description="Observers used by balance=pt_eta."
+    )
+    max_per_class: int | None = Field(None, ge=1, description="Keep at most this many rows per class.")
+
+    @field_validator("split")
+    @classmethod
+    def _split_sums_to_one(cls, v: dict[str, float]) -> dict[str, float]:
+        if set(v) != {"train", "val", "test"}:
+            raise ValueError("split needs exactly the keys train, val, test")
+        if abs(sum(v.values()) - 1.0) > 1e-6 or min(v.values()) <= 0:
+            raise ValueError(f"split fractions must be positive and sum to 1, got {v}")
+        return v
+
+
+class EvaluationConfig(_Strict):
+    """What the evaluation stage plots and tabulates."""
+
+    reference_model: str | None = Field(None, description="Denominator of ROC ratio panels (default: first model).")
+    signal_efficiencies: list[float] = Field(default_factory=lambda: [0.3, 0.5, 0.7])
+    background_uncertainty: float = Field(0.0, ge=0, description="Relative background uncertainty in Asimov Z.")
+    pt_observer: str | None = Field("pt", description="Observer for efficiency-vs-pT plots (None: skip).")
+    pt_bins: list[float] = Field(default_factory=lambda: [0, 50, 100, 200, 300, 500, 700, 1000, 1500])
+    working_point: float = Field(0.5, gt=0, lt=1, description="Signal efficiency of the fixed working point.")
+    permutation_importance: bool = True
+    max_rows: int = Field(200_000, ge=1, description="Rows used for slow diagnostics (importance, KS).")
+
+
+class TaskConfig(_Strict):
+    """A physics task: samples, classes, features, models. Pure data, no Python."""
+
+    description: str = ""
+    input: str = Field("generated", description="Input schema name (configs/inputs/<name>.yaml) or a path.")
+    features: list[str] = Field(min_length=1, description="Feature sets from the registry (same rows).")
+    feature_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    selection: str | None = Field(None, description="Row selection on observers, e.g. 'pt > 500 and abs(eta) < 2'.")
+    classes: list[str] = Field(min_length=2)
+    background: str | None = Field(None, description="Background class for ROC and significance (default: last).")
+    samples: dict[str, SampleConfig] = Field(min_length=1)
+    reading: ReadingConfig = Field(default_factory=ReadingConfig)
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    models: dict[str, ModelConfig] = Field(min_length=1)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TaskConfig:
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes must be unique, got {self.classes}")
+        for name, sample in self.samples.items():
+            if sample.label not in self.classes:
+                raise ValueError(
+                    f"samples.{name}.label '{sample.label}' is not one of classes {self.classes}."
+                    + did_you_mean(sample.label, self.classes)
+                )
+        labelled = {s.label for s in self.samples.values()}
+        missing = [c for c in self.classes if c not in labelled]
+        if missing:
+            raise ValueError(f"class(es) {missing} have no sample; add a sample with that label or drop the class")
+        if self.background is not None and self.background not in self.classes:
+            raise ValueError(
+                f"background '{self.background}' is not one of classes {self.classes}."
+                + did_you_mean(self.background, self.classes)
+            )
+        ref = self.evaluation.reference_model
+        if ref is not None and ref not in self.models:
+            raise ValueError(
+                f"evaluation.reference_model '{ref}' is not one of models {list(self.models)}."
+                + did_you_mean(ref, self.models)
+            )
+        unknown_opts = set(self.feature_options) - set(self.features)
+        if unknown_opts:
+            raise ValueError(f"feature_options for {sorted(unknown_opts)} but features are {self.features}")
+        return self
+
+    @property
+    def background_class(self) -> str:
+        return self.background or self.classes[-1]
+
+    @property
+    def signal_classes(self) -> list[str]:
+        return [c for c in self.classes if c != self.background_class]
+
+
+class AnalysisConfig(_Strict):
+    """The whole analysis: global settings and resolved tasks."""
+
+    output: str = Field("results", description="Directory for every output of the workflow.")
+    experiment: Literal["CMS", "ATLAS", "none"] = Field("CMS", description="Experiment label on plots.")
+    label_text: str = Field("Simulation", description="Text after the experiment label.")
+    com_energy: float = Field(13.6, gt=0, description="Centre-of-mass energy in TeV (generation and plot label).")
+    luminosity: float = Field(300.0, gt=0, description="Integrated luminosity in fb^-1 for event weights.")
+    seed: int = Field(1, ge=0, description="Global seed; chunk and training seeds derive from it.")
+    config_dir: str = Field(str(DEFAULT_CONFIG_DIR), description="Where tasks/, models/, inputs/ live.")
+    tasks: dict[str, TaskConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_samples(self) -> AnalysisConfig:
+        seen: dict[str, str] = {}
+        for tname, task in self.tasks.items():
+            for sname in task.samples:
+                if sname in seen:
+                    raise ValueError(f"sample name '{sname}' is used by tasks '{seen[sname]}' and '{tname}'; sample names must be unique")
+                seen[sname] = tname
+        return self
+
+    def task(self, name: str) -> TaskConfig:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise ConfigError(
+                f"task '{name}' is not in the config; tasks are {list(self.tasks)}." + did_you_mean(name, self.tasks)
+            ) from None
+
+    def sample(self, name: str) -> tuple[str, SampleConfig]:
+        """Return ``(task_name, sample)`` for a globally unique sample name."""
+        for tname, task in self.tasks.items():
+            if name in task.samples:
+                return tname, task.samples[name]
+        every = [s for t in self.tasks.values() for s in t.samples]
+        raise ConfigError(f"sample '{name}' is not in the config; samples are {every}." + did_you_mean(name, every))
+
+    def model(self, task: str, name: str) -> ModelConfig:
+        t = self.task(task)
+        try:
+            return t.models[name]
+        except KeyError:
+            raise ConfigError(
+                f"model '{name}' is not a model of task '{task}'; models are {list(t.models)}."
+                + did_you_mean(name, t.models)
+            ) from None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with errors that name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at top level, got {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated recursively by ``override`` (mappings merge, other values replace)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _resolve_models(raw_models: dict[str, Any], config_dir: Path, where: str) -> dict[str, Any]:
+    resolved = {}
+    for name, override in (raw_models or {}).items():
+        override = override or {}
+        if not isinstance(override, dict):
+            raise ConfigError(f"{where}.models.{name} must be a mapping, got {override!r}")
+        base_name = override.get("base") or name
+        base_file = config_dir / "models" / f"{base_name}.yaml"
+        if not base_file.exists():
+            known = sorted(p.stem for p in (config_dir / "models").glob("*.yaml"))
+            raise ConfigError(
+                f"{where}.models.{name}: no model config {base_file}; available: {known}."
+                + did_you_mean(base_name, known)
+                + " Set 'base:' to one of them."
+            )
+        merged = deep_merge(load_yaml(base_file), override)
+        merged["base"] = base_name
+        resolved[name] = merged
+    return resolved
+
+
+def resolve_analysis(raw: dict[str, Any]) -> dict[str, Any]:
+    """Expand task and model references of a raw main config into one plain dict."""
+    raw = copy.deepcopy(raw)
+    config_dir = Path(raw.get("config_dir", DEFAULT_CONFIG_DIR))
+    tasks = raw.get("tasks")
+    if not isinstance(tasks, dict) or not tasks:
+        raise ConfigError("the config needs a non-empty 'tasks' mapping (task name -> overrides)")
+    for tname, override in tasks.items():
+        override = override or {}
+        if not isinstance(override, dict):
+            raise ConfigError(f"tasks.{tname} must be a mapping, got {override!r}")
+        definition = override.pop("definition", None)
+        task_file = Path(definition) if definition else config_dir / "tasks" / f"{tname}.yaml"
+        if not task_file.exists():
+            known = sorted(p.stem for p in (config_dir / "tasks").glob("*.yaml"))
+            raise ConfigError(
+                f"tasks.{tname}: no task definition {task_file}; available: {known}." + did_you_mean(tname, known)
+            )
+        base = load_yaml(task_file)
+        # A model list in the main config selects models; their overrides merge onto the task's.
+        if "models" in override:
+            chosen = override.pop("models") or {}
+            if isinstance(chosen, list):
+                chosen = {m: {} for m in chosen}
+            base_models = base.get("models") or {}
+            base["models"] = {m: deep_merge(base_models.get(m) or {}, chosen[m] or {}) for m in chosen}
+        merged = deep_merge(base, override)
+        merged["models"] = _resolve_models(merged.get("models"), config_dir, f"tasks.{tname}")
+        tasks[tname] = merged
+    return raw
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            parent = e["loc"][:-1]
+            allowed = _allowed_keys(parent)
+            hint = did_you_mean(str(e["loc"][-1]), allowed)
+            lines.append(f"  unknown key '{loc}'.{hint} Allowed here: {sorted(allowed)}")
+        else:
+            lines.append(f"  {loc or '<top>'}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model found at ``loc`` (dict keys such as task names are skipped)."""
+    model: Any = AnalysisConfig
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(str(part))
+        if field is None:
+            continue  # a user key of a dict (task, sample or model name)
+        model = _model_of(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _model_of(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    return annotation
+
+
+def _validate_plugins(cfg: AnalysisConfig) -> None:
+    """Check names and options that belong to registries (features, models, inputs, generators)."""
+    from dl4hep.registry_checks import check_analysis
+
+    check_analysis(cfg)
+
+
+def load_analysis(*paths: str | Path, overrides: dict[str, Any] | None = None) -> AnalysisConfig:
+    """Load, merge (later files win), resolve and validate an analysis config."""
+    if not paths:
+        raise ConfigError("no config file given")
+    raw: dict[str, Any] = {}
+    for p in paths:
+        raw = deep_merge(raw, load_yaml(p))
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    return analysis_from_dict(raw, source=", ".join(str(p) for p in paths))
+
+
+def analysis_from_dict(raw: dict[str, Any], source: str = "<config>") -> AnalysisConfig:
+    """Resolve and validate an already-merged raw config (e.g. Snakemake's ``config``)."""
+    resolved = resolve_analysis(raw)
+    try:
+        cfg = AnalysisConfig.model_validate(resolved)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+    _validate_plugins(cfg)
+    return cfg
+
+
+def config_digest(obj: Any) -> str:
+    """Stable short hash of a config fragment (Snakemake params use it to trigger re-runs)."""
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

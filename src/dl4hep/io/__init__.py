@@ -1,0 +1,1 @@
+"""Reading ntuples and writing outputs safely."""
