@@ -1,0 +1,48 @@
+# Config loading, validation and the shared plan. Logic lives in dl4hep.plan.
+import sys
+
+import yaml
+from snakemake.utils import validate
+
+from dl4hep.config import analysis_from_dict, config_digest, deep_merge, load_yaml
+from dl4hep.plan import SPLITS, Plan
+
+# `configfile:` would deep-merge configs/config.yaml under every --configfile,
+# so a config could never drop a task: load the default only when none is given.
+if not workflow.config_settings.configfiles:
+    config.update(deep_merge(load_yaml("configs/config.yaml"), config))
+
+validate(config, "../schemas/config.schema.json", set_default=False)
+ANALYSIS = analysis_from_dict(dict(config), source="the Snakemake config")
+PLAN = Plan(ANALYSIS)
+OUT = ANALYSIS.output
+
+# Every job reads the same merged config, stored under its content hash so a
+# changed config never reuses a stale file (jobs see exactly what was validated).
+_CONFIG_DIR = Path(".snakemake/dl4hep")
+_CONFIG_DIR.mkdir(parents=True, exist_ok=True)
+CONFIG = str(_CONFIG_DIR / f"config-{config_digest(dict(config))}.yaml")
+if not Path(CONFIG).exists():
+    Path(CONFIG).write_text(yaml.safe_dump(dict(config), sort_keys=False))
+
+# The dl4hep CLI of the Python running Snakemake (works without an activated venv).
+DL4HEP = f"{sys.executable} -m dl4hep"
+
+TASKS = list(ANALYSIS.tasks)
+SAMPLES = [s for t in ANALYSIS.tasks.values() for s in t.samples]
+MODELS = sorted({m for t in ANALYSIS.tasks.values() for m in t.models})
+
+
+wildcard_constraints:
+    task="|".join(TASKS),
+    sample="|".join(SAMPLES),
+    model="|".join(MODELS),
+    chunk=r"\d+",
+    part=r"(chunk|file)\d+",
+    split="|".join(SPLITS),
+
+
+def train_gpus(wildcards):
+    """GPUs the training job asks for: 0 when the model is pinned to CPU."""
+    device = ANALYSIS.model(wildcards.task, wildcards.model).training.device
+    return 0 if device == "cpu" else 1

@@ -1,0 +1,44 @@
+# Metrics, plots and the model comparison of every task; plots go into the HTML report.
+
+
+rule evaluate:
+    input:
+        dataset=f"{OUT}/datasets/{{task}}",
+        predictions=lambda wc: [
+            PLAN.predictions(wc.task, m, s) for m in ANALYSIS.task(wc.task).models for s in SPLITS
+        ],
+        histories=lambda wc: [
+            f"{PLAN.model_dir(wc.task, m)}/history.csv" for m in ANALYSIS.task(wc.task).models
+        ],
+    output:
+        comparison_csv=f"{OUT}/evaluation/{{task}}/comparison.csv",
+        comparison_md=report(
+            f"{OUT}/evaluation/{{task}}/comparison.md",
+            caption="../report/comparison.rst",
+            category="{task}",
+            subcategory="metrics",
+        ),
+        metrics=directory(f"{OUT}/evaluation/{{task}}/metrics"),
+        plots=report(
+            directory(f"{OUT}/evaluation/{{task}}/plots"),
+            patterns=["{name}.png"],
+            caption="../report/plots.rst",
+            category="{task}",
+            subcategory="plots",
+        ),
+    log:
+        f"{OUT}/logs/evaluate/{{task}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/evaluate/{{task}}.tsv"
+    params:
+        models=lambda wc: " ".join(f"--model {m} {PLAN.model_dir(wc.task, m)}" for m in ANALYSIS.task(wc.task).models),
+        out_dir=lambda wc: PLAN.evaluation_dir(wc.task),
+        predictions_dir=lambda wc: f"{OUT}/predictions/{wc.task}",
+        digest=lambda wc: PLAN.digest_evaluation(wc.task),
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    shell:
+        "{DL4HEP} -v evaluate --config {CONFIG} --task {wildcards.task} --dataset-dir {input.dataset} "
+        "--predictions-dir {params.predictions_dir} {params.models} --out-dir {params.out_dir} > {log} 2>&1"

@@ -1,0 +1,21 @@
+# Built-in event generation: one independently seeded job per sample chunk.
+
+
+rule generate:
+    output:
+        f"{OUT}/ntuples/{{task}}/{{sample}}/chunk{{chunk}}.root",
+    log:
+        f"{OUT}/logs/generate/{{task}}/{{sample}}/chunk{{chunk}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/generate/{{task}}/{{sample}}/chunk{{chunk}}.tsv"
+    params:
+        events=lambda wc: ANALYSIS.task(wc.task).samples[wc.sample].events,
+        seed=lambda wc: PLAN.generation_seed(wc.sample, int(wc.chunk)),
+        digest=lambda wc: PLAN.digest_generation(wc.task, wc.sample),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    shell:
+        "{DL4HEP} -v generate --config {CONFIG} --sample {wildcards.sample} "
+        "--events {params.events} --seed {params.seed} --out {output} > {log} 2>&1"

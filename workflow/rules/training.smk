@@ -1,0 +1,68 @@
+# Training (GPU when the profile grants one), prediction and ONNX export per task x model.
+
+
+rule train:
+    input:
+        f"{OUT}/datasets/{{task}}",
+    output:
+        best=f"{OUT}/models/{{task}}/{{model}}/best.pt",
+        history=f"{OUT}/models/{{task}}/{{model}}/history.csv",
+    log:
+        f"{OUT}/logs/train/{{task}}/{{model}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train/{{task}}/{{model}}.tsv"
+    params:
+        out_dir=lambda wc: PLAN.model_dir(wc.task, wc.model),
+        digest=lambda wc: PLAN.digest_model(wc.task, wc.model),
+    threads: 2
+    resources:
+        gpu=train_gpus,
+        mem_mb=16000,
+        runtime=720,
+    shell:
+        # --resume continues from last.pt after an interruption; a checkpoint made
+        # with other settings is ignored by the trainer.
+        "{DL4HEP} -v train --config {CONFIG} --task {wildcards.task} --model {wildcards.model} "
+        "--dataset-dir {input} --out-dir {params.out_dir} --resume > {log} 2>&1"
+
+
+rule predict:
+    input:
+        dataset=f"{OUT}/datasets/{{task}}",
+        best=f"{OUT}/models/{{task}}/{{model}}/best.pt",
+    output:
+        expand(f"{OUT}/predictions/{{{{task}}}}/{{{{model}}}}/{{split}}.parquet", split=SPLITS),
+    log:
+        f"{OUT}/logs/predict/{{task}}/{{model}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/predict/{{task}}/{{model}}.tsv"
+    params:
+        model_dir=lambda wc: PLAN.model_dir(wc.task, wc.model),
+        out_dir=lambda wc: f"{OUT}/predictions/{wc.task}/{wc.model}",
+        digest=lambda wc: PLAN.digest_model(wc.task, wc.model),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    shell:
+        "{DL4HEP} -v predict --config {CONFIG} --task {wildcards.task} --model {wildcards.model} "
+        "--dataset-dir {input.dataset} --model-dir {params.model_dir} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule export:
+    input:
+        f"{OUT}/models/{{task}}/{{model}}/best.pt",
+    output:
+        f"{OUT}/models/{{task}}/{{model}}/model.onnx",
+    log:
+        f"{OUT}/logs/export/{{task}}/{{model}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/export/{{task}}/{{model}}.tsv"
+    params:
+        model_dir=lambda wc: PLAN.model_dir(wc.task, wc.model),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "{DL4HEP} -v export --model-dir {params.model_dir} --out {output} > {log} 2>&1"
