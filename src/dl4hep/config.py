@@ -81,15 +81,17 @@ class SampleConfig(_Strict):
 class TrainingConfig(_Strict):
     """Optimisation settings shared by every model type."""
 
-    epochs: int = Field(20, ge=1)
-    batch_size: int = Field(256, ge=1)
-    optimizer: Literal["adamw", "adam", "sgd", "radam"] = "adamw"
+    epochs: int = Field(20, ge=1, description="Maximum number of passes over the training split.")
+    batch_size: int = Field(256, ge=1, description="Samples per optimisation step (per GPU under DDP).")
+    optimizer: Literal["adamw", "adam", "sgd", "radam"] = Field("adamw", description="torch.optim optimiser.")
     lr: float = Field(1e-3, gt=0, description="Peak learning rate.")
-    weight_decay: float = Field(1e-2, ge=0)
-    schedule: Literal["cosine", "onecycle", "step", "constant"] = "cosine"
+    weight_decay: float = Field(1e-2, ge=0, description="Weight decay (decoupled for AdamW).")
+    schedule: Literal["cosine", "onecycle", "step", "constant"] = Field(
+        "cosine", description="Learning-rate schedule after warm-up, stepped every batch."
+    )
     warmup_epochs: float = Field(1.0, ge=0, description="Linear warm-up length (epochs) before the schedule.")
-    step_size_epochs: int = Field(10, ge=1, description="Decay period for schedule=step.")
-    step_gamma: float = Field(0.1, gt=0, le=1)
+    step_size_epochs: int = Field(10, ge=1, description="Decay period (epochs) for schedule=step.")
+    step_gamma: float = Field(0.1, gt=0, le=1, description="Decay factor for schedule=step.")
     grad_clip: float | None = Field(5.0, gt=0, description="Max global gradient norm (None: off).")
     early_stopping_patience: int | None = Field(
         5, ge=1, description="Stop after this many epochs without a better validation loss."
@@ -100,7 +102,9 @@ class TrainingConfig(_Strict):
     use_event_weights: bool = Field(True, description="Multiply the loss by the physics event weights.")
     precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 autocast on CUDA.")
     compile: bool = Field(False, description="Wrap the model in torch.compile.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="auto: CUDA if present, else CPU. cpu also stops the workflow asking for a GPU."
+    )
     max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick tests).")
 
 
@@ -111,15 +115,18 @@ class ModelConfig(_Strict):
     type: str = Field(description="Architecture name in the model registry.")
     inputs: Literal["tabular", "points"] = Field(description="Which dataset block the model reads.")
     features: list[str] | None = Field(None, description="Subset of tabular features (default: all).")
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    hyperparameters: dict[str, Any] = Field(
+        default_factory=dict, description="Architecture settings, validated by the model type (docs/models.md)."
+    )
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="Optimisation settings.")
 
 
 class DatasetConfig(_Strict):
     """Dataset assembly: split, weights, NaN policy."""
 
     split: dict[Literal["train", "val", "test"], float] = Field(
-        default_factory=lambda: {"train": 0.6, "val": 0.2, "test": 0.2}
+        default_factory=lambda: {"train": 0.6, "val": 0.2, "test": 0.2},
+        description="Fractions of events per split (by a hash of run and event).",
     )
     nan_policy: Literal["drop", "fail"] = Field("drop", description="Rows with NaN/inf: count and drop, or fail.")
     balance: Literal["none", "classes", "pt_eta"] = Field(
@@ -144,30 +151,34 @@ class EvaluationConfig(_Strict):
     """What the evaluation stage plots and tabulates."""
 
     reference_model: str | None = Field(None, description="Denominator of ROC ratio panels (default: first model).")
-    signal_efficiencies: list[float] = Field(default_factory=lambda: [0.3, 0.5, 0.7])
+    signal_efficiencies: list[float] = Field(
+        default_factory=lambda: [0.3, 0.5, 0.7], description="Signal efficiencies at which rejection is quoted."
+    )
     background_uncertainty: float = Field(0.0, ge=0, description="Relative background uncertainty in Asimov Z.")
     pt_observer: str | None = Field("pt", description="Observer for efficiency-vs-pT plots (None: skip).")
     pt_bins: list[float] = Field(default_factory=lambda: [0, 50, 100, 200, 300, 500, 700, 1000, 1500])
     working_point: float = Field(0.5, gt=0, lt=1, description="Signal efficiency of the fixed working point.")
-    permutation_importance: bool = True
+    permutation_importance: bool = Field(True, description="Permutation feature importance for tabular models.")
     max_rows: int = Field(200_000, ge=1, description="Rows used for slow diagnostics (importance, KS).")
 
 
 class TaskConfig(_Strict):
     """A physics task: samples, classes, features, models. Pure data, no Python."""
 
-    description: str = ""
+    description: str = Field("", description="Free text shown in docs and the report.")
     input: str = Field("generated", description="Input schema name (configs/inputs/<name>.yaml) or a path.")
     features: list[str] = Field(min_length=1, description="Feature sets from the registry (same rows).")
-    feature_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    feature_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Options per feature set, e.g. jet_point_cloud: {max_particles: 128}."
+    )
     selection: str | None = Field(None, description="Row selection on observers, e.g. 'pt > 500 and abs(eta) < 2'.")
-    classes: list[str] = Field(min_length=2)
+    classes: list[str] = Field(min_length=2, description="Class names; the model's outputs follow this order.")
     background: str | None = Field(None, description="Background class for ROC and significance (default: last).")
-    samples: dict[str, SampleConfig] = Field(min_length=1)
-    reading: ReadingConfig = Field(default_factory=ReadingConfig)
-    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
-    models: dict[str, ModelConfig] = Field(min_length=1)
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    samples: dict[str, SampleConfig] = Field(min_length=1, description="Samples by name (unique across tasks).")
+    reading: ReadingConfig = Field(default_factory=ReadingConfig, description="Chunked reading of the ntuples.")
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig, description="Dataset assembly.")
+    models: dict[str, ModelConfig] = Field(min_length=1, description="Models by name; each starts from configs/models/<base>.yaml.")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Metrics and plots.")
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskConfig:
@@ -218,7 +229,9 @@ class AnalysisConfig(_Strict):
     luminosity: float = Field(300.0, gt=0, description="Integrated luminosity in fb^-1 for event weights.")
     seed: int = Field(1, ge=0, description="Global seed; chunk and training seeds derive from it.")
     config_dir: str = Field(str(DEFAULT_CONFIG_DIR), description="Where tasks/, models/, inputs/ live.")
-    tasks: dict[str, TaskConfig] = Field(min_length=1)
+    tasks: dict[str, TaskConfig] = Field(
+        min_length=1, description="Tasks to run; each entry overrides configs/tasks/<task>.yaml."
+    )
 
     @model_validator(mode="after")
     def _unique_samples(self) -> AnalysisConfig:

@@ -1,0 +1,34 @@
+"""Shared fixtures: repository root, the real CMS test files, a working directory at the root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO.parent / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"real CMS test files not found at {REAL_DATA}")
+    return REAL_DATA
+
+
+@pytest.fixture
+def at_repo(monkeypatch):
+    """Run the test with the repository root as working directory (configs/ is relative)."""
+    monkeypatch.chdir(REPO)
+    return REPO
+
+
+def pytest_report_header(config):
+    return f"dl4hep repo: {REPO}; real data: {REAL_DATA} ({'present' if REAL_DATA.is_dir() else 'missing'}); cores: {os.cpu_count()}"

@@ -1,0 +1,58 @@
+"""Workflow plan: seeds, paths, digests that trigger re-runs of only what changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from dl4hep.config import analysis_from_dict, load_yaml
+from dl4hep.errors import InputFileError
+from dl4hep.plan import Plan, chunk_seed
+
+
+def test_chunk_seeds_are_reproducible_distinct_and_in_pythia_range():
+    seeds = {chunk_seed(1, s, c) for s in ("qcd", "top") for c in range(50)}
+    assert len(seeds) == 100
+    assert all(1 <= s <= 900_000_000 for s in seeds)
+    assert chunk_seed(1, "qcd", 3) == chunk_seed(1, "qcd", 3)
+    assert chunk_seed(2, "qcd", 3) != chunk_seed(1, "qcd", 3)
+
+
+def test_targets_cover_every_task_and_model(at_repo):
+    plan = Plan(analysis_from_dict(load_yaml("configs/mini.yaml")))
+    targets = plan.targets()
+    for task, models in {"jets": ["particle_transformer", "particlenet", "pfn", "dnn"], "dilepton": ["dnn"]}.items():
+        assert f"results/mini/evaluation/{task}/comparison.csv" in targets
+        for m in models:
+            assert f"results/mini/models/{task}/{m}/model.onnx" in targets
+    assert plan.parts("jets", "qcd") == ["chunk0"]
+
+
+def test_changing_one_model_changes_only_its_digest(at_repo):
+    raw = load_yaml("configs/mini.yaml")
+    before = Plan(analysis_from_dict(raw))
+    raw["tasks"]["jets"]["models"]["pfn"]["training"]["epochs"] = 9
+    after = Plan(analysis_from_dict(raw))
+    assert before.digest_model("jets", "pfn") != after.digest_model("jets", "pfn")
+    for m in ("dnn", "particlenet", "particle_transformer"):
+        assert before.digest_model("jets", m) == after.digest_model("jets", m)
+    assert before.digest_dataset("jets") == after.digest_dataset("jets")
+    assert before.digest_features("jets", "qcd") == after.digest_features("jets", "qcd")
+
+
+def test_user_files_expand_globs_and_fail_on_no_match(at_repo, tmp_path, real_data):
+    raw = {
+        "tasks": {
+            "dilepton": {
+                "input": "nanoaod",
+                "samples": {
+                    "hww": {"generator": None, "files": [str(real_data / "nano_tt_v12.root")], "cross_section": 1.0},
+                    "ttbar": {"generator": None, "files": [str(tmp_path / "none_*.root")], "cross_section": 1.0},
+                },
+            }
+        }
+    }
+    plan = Plan(analysis_from_dict(raw))
+    assert plan.parts("dilepton", "hww") == ["file0"]
+    assert plan.ntuple("dilepton", "hww", "file0").endswith("nano_tt_v12.root")
+    with pytest.raises(InputFileError, match=r"samples\.ttbar\.files: '.*none_\*\.root' matches no file"):
+        plan.parts("dilepton", "ttbar")
