@@ -269,7 +269,7 @@ def test_normalisation_uses_training_split_only(tmp_path):
     is_train = assign_splits(np.r_[np.full(400, 1), np.full(400, 2)],
                              np.r_[np.arange(400), np.arange(400)], cfg.task("t").dataset.split) == 0
     inputs = {}
-    for i, (s, run) in enumerate((("sig", 1), ("bkg", 2))):
+    for i, s in enumerate(("sig", "bkg")):
         src = ak.from_parquet(tmp_path / f"f/{s}.parquet")
         keep_train = is_train[i * 400:(i + 1) * 400]
         bumped = {t: ak.where(keep_train, src.tabular[t], src.tabular[t] + np.float32(1e4)) for t in TABULAR}
