@@ -1,0 +1,49 @@
+"""What every feature set returns for one chunk, and small columnar helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import awkward as ak
+import numpy as np
+
+__all__ = ["FeatureOutput", "pad_points", "to_numpy"]
+
+
+@dataclass
+class FeatureOutput:
+    """Rows produced by one feature set for one chunk (one row per object).
+
+    Attributes:
+        event_index: ``(rows,)`` int64, entry of the chunk each row comes from.
+        tabular: name -> ``(rows,)`` float32.
+        observers: name -> ``(rows,)`` float32.
+        points: ``(rows, P, F)`` float32, zero-padded, or None.
+        points_mask: ``(rows, P)`` bool.
+        points_p4: ``(rows, P, 4)`` float32 ``(px, py, pz, E)``.
+        truth_match: ``(rows,)`` bool, or None when the input has no flag.
+    """
+
+    event_index: np.ndarray
+    tabular: dict[str, np.ndarray] = field(default_factory=dict)
+    observers: dict[str, np.ndarray] = field(default_factory=dict)
+    points: np.ndarray | None = None
+    points_mask: np.ndarray | None = None
+    points_p4: np.ndarray | None = None
+    truth_match: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.event_index)
+
+
+def to_numpy(x: ak.Array | np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """Flat numpy copy; missing values (None) become NaN."""
+    arr = ak.fill_none(x, np.nan) if isinstance(x, ak.Array) else x
+    return np.asarray(ak.to_numpy(arr) if isinstance(arr, ak.Array) else arr, dtype=dtype)
+
+
+def pad_points(x: ak.Array, length: int, dtype: type = np.float32) -> np.ndarray:
+    """``(rows, var)`` jagged -> ``(rows, length)`` numpy, truncated and zero-padded."""
+    padded = ak.fill_none(ak.pad_none(x, length, axis=1, clip=True), 0)
+    out = ak.to_numpy(padded)
+    return np.asarray(out, dtype=dtype).reshape(len(x), length)

@@ -1,0 +1,51 @@
+"""Photon identification variables stored in real CMS NanoAOD (tabular, one row per photon).
+
+NanoAOD stores no ECAL hits, so the shower shapes come precomputed by CMS
+reconstruction: ``Photon_sieie`` (σ_iηiη of the 5×5, log-weighted, η units),
+``Photon_r9`` (E_3x3 / E_SC), ``Photon_hoe`` (H/E), ``Photon_pfRelIso03_all``
+(relative PF isolation in ΔR < 0.3), plus pT and η.
+
+Tabular: ``sieie, r9, hoe, iso, pt, eta``. Observers: ``pt, eta, phi``.
+Truth match: ``gen_flav == 1`` (prompt photon) where the schema maps ``Photon_genPartFlav``,
+else True.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import awkward as ak
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from dl4hep.features.base import FeatureOutput, to_numpy
+
+NAME = "nanoaod_photon"
+BLOCKS = {"tabular"}
+TABULAR = ["sieie", "r9", "hoe", "iso", "pt", "eta"]
+OBSERVERS = ["pt", "eta", "phi"]
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def needs(options: Options) -> dict[str, dict[str, bool]]:
+    return {"photons": {**{f: True for f in ("pt", "eta", "phi", "sieie", "r9", "hoe", "iso")}, "gen_flav": False}}
+
+
+def names(options: Options) -> dict[str, Any]:
+    return {"tabular": TABULAR, "points": [], "observers": OBSERVERS, "max_points": 0}
+
+
+def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
+    ph = chunk["photons"]
+    n = ak.to_numpy(ak.num(ph, axis=1))
+    flat = ak.flatten(ph)
+    truth = to_numpy(flat.gen_flav == 1, bool) if "gen_flav" in ak.fields(flat) else None
+    return FeatureOutput(
+        event_index=np.repeat(np.arange(len(n)), n),
+        tabular={k: to_numpy(flat[k]) for k in TABULAR},
+        observers={k: to_numpy(flat[k]) for k in OBSERVERS},
+        truth_match=truth,
+    )
