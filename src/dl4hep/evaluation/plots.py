@@ -1,0 +1,412 @@
+"""Figures of the evaluation stage (design §8): mplhep style, experiment label, PDF + PNG.
+
+Every function takes already-computed numbers (no file reading, no metrics),
+draws one figure, writes ``<stem>.pdf`` and ``<stem>.png`` atomically through
+:meth:`PlotWriter.save` and closes it. Histograms are filled with ``hist``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on batch nodes; must precede pyplot
+
+import hist  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep  # noqa: E402
+import numpy as np  # noqa: E402
+
+from dl4hep.evaluation.importance import Importance  # noqa: E402
+from dl4hep.evaluation.metrics import Roc  # noqa: E402
+from dl4hep.evaluation.significance import SignificanceScan  # noqa: E402
+from dl4hep.io.atomic import atomic_output  # noqa: E402
+
+__all__ = [
+    "FORMATS",
+    "PlotWriter",
+    "ScoreGroup",
+    "plot_confusion",
+    "plot_efficiency_vs_observer",
+    "plot_features",
+    "plot_importance",
+    "plot_roc",
+    "plot_scores",
+    "plot_significance",
+    "plot_training",
+]
+
+FORMATS = ("pdf", "png")
+# mathtext's \sqrt in PDF output logs one harmless warning per glyph
+logging.getLogger("matplotlib.mathtext").setLevel(logging.ERROR)
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+
+
+@dataclass
+class PlotWriter:
+    """Style, experiment label and output directory shared by all figures of a task.
+
+    Attributes:
+        plots_dir: where ``<stem>.{pdf,png}`` go.
+        experiment: "CMS", "ATLAS" or "none" (plain matplotlib style).
+        label_text: text after the experiment label (e.g. "Simulation").
+        com_energy: √s in TeV.
+        luminosity: integrated luminosity in fb⁻¹.
+        written: file names written so far (for ``plots/index.json``).
+    """
+
+    plots_dir: Path
+    experiment: str = "CMS"
+    label_text: str = "Simulation"
+    com_energy: float = 13.6
+    luminosity: float = 300.0
+    dpi: int = 110
+    written: list[str] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def style(self) -> Iterator[None]:
+        sheet = {"CMS": mplhep.style.CMS, "ATLAS": mplhep.style.ATLAS}.get(self.experiment, "default")
+        with plt.style.context(sheet):
+            yield
+
+    def label(self, ax: plt.Axes, *, lumi: bool = False) -> None:
+        """Experiment label (simulation) on ``ax``; √s always, luminosity where yields are shown."""
+        lumi_value = self.luminosity if lumi else None
+        if self.experiment == "CMS":
+            mplhep.cms.label(text=self.label_text, data=False, lumi=lumi_value, com=self.com_energy, ax=ax)
+        elif self.experiment == "ATLAS":
+            mplhep.atlas.label(text=self.label_text, data=False, lumi=lumi_value, com=self.com_energy, ax=ax)
+        else:
+            right = f"$\\sqrt{{s}}$ = {self.com_energy:g} TeV"
+            if lumi:
+                right = f"{self.luminosity:g} fb$^{{-1}}$, " + right
+            ax.set_title(self.label_text, loc="left", fontsize="medium")
+            ax.set_title(right, loc="right", fontsize="medium")
+
+    def save(self, fig: plt.Figure, stem: str) -> list[str]:
+        """Write ``stem.pdf`` and ``stem.png`` atomically, close ``fig``, return the names."""
+        names = []
+        try:
+            for fmt in FORMATS:
+                target = self.plots_dir / f"{stem}.{fmt}"
+                with atomic_output(target) as tmp:
+                    fig.savefig(tmp, format=fmt, dpi=self.dpi, bbox_inches="tight")
+                names.append(target.name)
+        finally:
+            plt.close(fig)
+        self.written.extend(names)
+        return names
+
+
+def _grid(n: int, ncols: int, size: float = 4.2) -> tuple[plt.Figure, np.ndarray]:
+    ncols = max(1, min(ncols, n))
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.5, size * nrows + 0.3), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+# ------------------------------------------------------------------ ROC
+
+
+def plot_roc(
+    writer: PlotWriter,
+    stem: str,
+    curves: Mapping[str, Roc],
+    *,
+    reference: str,
+    title: str,
+) -> list[str]:
+    """Background rejection ``1/ε_B`` (log) vs ``ε_S`` for several models, ratio to ``reference``.
+
+    Args:
+        curves: model name -> ROC, drawn in this order; AUC in the legend.
+        reference: model whose rejection is the ratio panel's denominator.
+        title: what is signal and background, e.g. "hbb vs qcd".
+    """
+    grid = np.linspace(0.01, 1.0, 400)
+    with writer.style():
+        fig, (ax, rax) = plt.subplots(
+            2, 1, figsize=(9, 9), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
+        )
+        rejections = {}
+        for name, c in curves.items():
+            fpr = np.interp(grid, c.eff_sig, c.eff_bkg)
+            with np.errstate(divide="ignore"):
+                rej = np.where(fpr > 0, 1.0 / np.where(fpr > 0, fpr, 1.0), np.nan)
+            rejections[name] = rej
+            ax.plot(grid, rej, label=f"{name} (AUC = {c.auc:.4f})")
+        ax.plot(grid, 1.0 / grid, color="grey", ls=":", label="random")
+        ax.set_yscale("log")
+        ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
+        ax.legend(title=title, loc="upper right", fontsize="small")
+        writer.label(ax)
+        ref = rejections.get(reference)
+        for name, rej in rejections.items():
+            if ref is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rax.plot(grid, rej / ref, label=name)
+        rax.axhline(1.0, color="grey", lw=1, ls="--")
+        rax.set_ylabel(f"Ratio to\n{reference}", fontsize="small")
+        rax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
+        rax.set_xlim(0, 1)
+        return writer.save(fig, stem)
+
+
+# ------------------------------------------------------------------ confusion
+
+
+def plot_confusion(
+    writer: PlotWriter, stem: str, normalised: np.ndarray, counts: np.ndarray, classes: Sequence[str], *, model: str
+) -> list[str]:
+    """Confusion matrix normalised per true class (rows sum to 1), counts in brackets."""
+    n = len(classes)
+    with writer.style():
+        fig, ax = plt.subplots(figsize=(2.0 + 1.4 * n, 1.6 + 1.3 * n))
+        im = ax.imshow(np.nan_to_num(normalised), cmap="Blues", vmin=0, vmax=1)
+        fig.colorbar(im, ax=ax, label="Fraction of true class")
+        small = "x-small" if n > 3 else "small"
+        for i in range(n):
+            for j in range(n):
+                v = normalised[i, j]
+                txt = "–" if np.isnan(v) else f"{v:.2f}\n({counts[i, j]})"
+                ax.text(j, i, txt, ha="center", va="center", fontsize=small,
+                        color="white" if (not np.isnan(v) and v > 0.6) else "black")
+        ax.set_xticks(range(n), classes, rotation=45 if n > 3 else 0)
+        ax.set_yticks(range(n), classes)
+        ax.minorticks_off()
+        ax.set_xlabel(f"Predicted class ({model})")
+        ax.set_ylabel("True class")
+        writer.label(ax)
+        return writer.save(fig, stem)
+
+
+# ------------------------------------------------------------------ scores
+
+
+@dataclass(frozen=True)
+class ScoreGroup:
+    """One true-class group of a score panel: train and test values, weights, KS p-value."""
+
+    label: str
+    train: np.ndarray
+    train_weight: np.ndarray
+    test: np.ndarray
+    test_weight: np.ndarray
+    ks_pvalue: float | None
+
+
+def _density(values: np.ndarray, weights: np.ndarray, bins: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    h = hist.Hist(hist.axis.Regular(bins, lo, hi, underflow=False, overflow=False), storage=hist.storage.Weight())
+    h.fill(np.clip(values, lo, np.nextafter(hi, lo)), weight=weights)
+    v, var = h.values(), h.variances()
+    norm = v.sum() * (hi - lo) / bins
+    if norm <= 0:
+        return v * 0, v * 0, h.axes[0].edges
+    return v / norm, np.sqrt(var) / norm, h.axes[0].edges
+
+
+def plot_scores(
+    writer: PlotWriter, stem: str, panels: Mapping[str, Sequence[ScoreGroup]], *, model: str, bins: int = 40
+) -> list[str]:
+    """Normalised score distributions, training (filled) vs test (points), KS p-value in the legend.
+
+    Args:
+        panels: x-axis title (the score drawn) -> groups (e.g. true signal, true background).
+    """
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    with writer.style():
+        fig, axes = _grid(len(panels), 3, size=6.0)
+        for ax, (xlabel, groups) in zip(axes.flat, panels.items(), strict=False):
+            for k, g in enumerate(groups):
+                col = colors[k % len(colors)]
+                ks = "" if g.ks_pvalue is None else f", KS p = {g.ks_pvalue:.2f}"
+                if len(g.train):
+                    v, _, edges = _density(g.train, g.train_weight, bins, 0.0, 1.0)
+                    mplhep.histplot(v, edges, histtype="fill", alpha=0.3, color=col, ax=ax,
+                                    label=f"{g.label} train")
+                if len(g.test):
+                    v, e, edges = _density(g.test, g.test_weight, bins, 0.0, 1.0)
+                    mplhep.histplot(v, edges, yerr=e, histtype="errorbar", color=col, ax=ax,
+                                    markersize=4, label=f"{g.label} test{ks}")
+            ax.set_yscale("log")
+            ax.set_xlim(0, 1)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("Normalised")
+            ax.legend(fontsize="x-small", loc="upper center")
+        writer.label(axes.flat[0])
+        fig.suptitle(f"{model}: training vs test", y=1.0, fontsize="medium")
+        return writer.save(fig, stem)
+
+
+# ------------------------------------------------------------------ significance
+
+
+def plot_significance(
+    writer: PlotWriter, stem: str, scans: Mapping[str, SignificanceScan], *, model: str, rel_unc: float
+) -> list[str]:
+    """Significance vs lower cut on the discriminant, one panel per signal class; best cut marked."""
+    with writer.style():
+        fig, axes = _grid(len(scans), 2, size=7.0)
+        for ax, (title, sc) in zip(axes.flat, scans.items(), strict=False):
+            ax.plot(sc.cuts, sc.z_s_sqrt_b, label=r"$S/\sqrt{B}$")
+            ax.plot(sc.cuts, sc.z_s_sqrt_sb, label=r"$S/\sqrt{S+B}$")
+            ax.plot(sc.cuts, sc.z_asimov, label=r"Asimov $Z_A$")
+            if sc.z_uncertainty is not None:
+                ax.plot(sc.cuts, sc.z_uncertainty, label=rf"$Z$ with $\sigma_b$ = {100 * rel_unc:g}% $B$")
+            if sc.best is not None:
+                best = sc.summary()
+                ax.axvline(best["cut"], color="k", ls="--", lw=1,
+                           label=f"best cut {best['cut']:.3f}: Z = {best['z']:.2f}\n"
+                                 f"S = {best['s']:.3g}, B = {best['b']:.3g}")
+            finite = np.concatenate([z[np.isfinite(z)] for z in (sc.z_s_sqrt_b, sc.z_asimov)] + [np.zeros(1)])
+            ax.set_ylim(0, 1.35 * max(float(np.percentile(finite, 99.5)), 1e-3))
+            ax.set_xlabel(f"Cut on {title} discriminant")
+            ax.set_ylabel("Significance")
+            ax.legend(fontsize="x-small", loc="upper left", title=f"{model}: {title}", title_fontsize="x-small",
+                      bbox_to_anchor=(0.0, 0.92))
+            writer.label(ax, lumi=True)
+        return writer.save(fig, stem)
+
+
+# ------------------------------------------------------------------ training
+
+
+def plot_training(writer: PlotWriter, stem: str, history: Mapping[str, np.ndarray], *, model: str) -> list[str]:
+    """Loss, accuracy (and validation AUC) and learning rate per epoch from ``history.csv``."""
+    ep = history["epoch"]
+    with writer.style():
+        fig, axes = plt.subplots(1, 3, figsize=(21, 6.5))
+        ax = axes[0]
+        for key, lab in (("train_loss", "training"), ("val_loss", "validation")):
+            if key in history:
+                ax.plot(ep, history[key], marker="o", ms=3, label=lab)
+        ax.set_ylabel("Loss")
+        ax = axes[1]
+        for key, lab in (("train_acc", "training accuracy"), ("val_acc", "validation accuracy"),
+                         ("val_auc", "validation AUC")):
+            if key in history:
+                ax.plot(ep, history[key], marker="o", ms=3, label=lab)
+        ax.set_ylabel("Accuracy / AUC")
+        ax = axes[2]
+        if "lr" in history:
+            ax.plot(ep, history["lr"], marker="o", ms=3, label="learning rate")
+            if np.all(np.asarray(history["lr"]) > 0):
+                ax.set_yscale("log")
+        ax.set_ylabel("Learning rate")
+        for ax in axes:
+            ax.set_xlabel("Epoch")
+            ax.legend(fontsize="small", title=model, title_fontsize="small")
+        writer.label(axes[0])
+        return writer.save(fig, stem)
+
+
+# ------------------------------------------------------------------ features
+
+
+def plot_features(
+    writer: PlotWriter,
+    stem: str,
+    values: np.ndarray,
+    names: Sequence[str],
+    labels: np.ndarray,
+    weights: np.ndarray,
+    classes: Sequence[str],
+    *,
+    bins: int = 40,
+) -> list[str]:
+    """Normalised, weighted distribution of every tabular feature per class (one panel each).
+
+    Args:
+        values: features, shape ``(N, T)``.
+        labels: class index per row, shape ``(N,)``.
+        weights: physics weights, shape ``(N,)``.
+    """
+    with writer.style():
+        fig, axes = _grid(len(names), 4, size=4.6)
+        for j, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
+            col = values[:, j].astype(np.float64)
+            good = np.isfinite(col)
+            if not good.any():
+                ax.set_xlabel(name)
+                continue
+            lo, hi = np.percentile(col[good], [0.5, 99.5])
+            if hi <= lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            for k, cls in enumerate(classes):
+                sel = good & (labels == k)
+                if not sel.any():
+                    continue
+                v, _, edges = _density(col[sel], weights[sel], bins, float(lo), float(hi))
+                mplhep.histplot(v, edges, histtype="step", ax=ax, label=cls, lw=1.5)
+            ax.set_xlabel(name, fontsize="small")
+            ax.set_ylabel("Normalised", fontsize="small")
+            ax.tick_params(labelsize="x-small")
+            if j == 0:
+                ax.legend(fontsize="x-small")
+        writer.label(axes.flat[0])
+        return writer.save(fig, stem)
+
+
+# ------------------------------------------------------------------ importance
+
+
+def plot_importance(writer: PlotWriter, stem: str, imp: Importance, *, model: str) -> list[str]:
+    """Permutation importance: AUC drop per shuffled feature (mean ± std over repeats), sorted."""
+    order = np.argsort(imp.drop_mean)
+    n = len(order)
+    with writer.style():
+        fig, ax = plt.subplots(figsize=(9, 2.5 + 0.45 * n))
+        ax.barh(np.arange(n), imp.drop_mean[order], xerr=imp.drop_std[order], color="tab:blue", alpha=0.8)
+        ax.set_yticks(np.arange(n), [imp.features[i] for i in order], fontsize="small")
+        ax.minorticks_off()
+        ax.axvline(0, color="k", lw=1)
+        ax.set_xlabel(f"AUC drop when shuffled (baseline AUC = {imp.baseline_auc:.4f})")
+        ax.set_title(model, loc="right", fontsize="small", pad=28)
+        writer.label(ax)
+        return writer.save(fig, stem)
+
+
+# ------------------------------------------------------------------ efficiency vs observer
+
+
+def plot_efficiency_vs_observer(
+    writer: PlotWriter,
+    stem: str,
+    edges: np.ndarray,
+    series: Mapping[str, Mapping[str, np.ndarray]],
+    *,
+    observer: str,
+    working_point: float,
+    model: str,
+) -> list[str]:
+    """Signal efficiency and background rejection per observer bin at a fixed working point.
+
+    Args:
+        edges: bin edges of the observer, shape ``(K+1,)``.
+        series: signal name -> {"eff_sig", "eff_sig_err", "rejection", "rejection_err"}, each ``(K,)``.
+    """
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    half = 0.5 * np.diff(edges)
+    with writer.style():
+        fig, (ax, rax) = plt.subplots(2, 1, figsize=(9, 10), sharex=True, gridspec_kw={"hspace": 0.08})
+        for name, s in series.items():
+            ax.errorbar(centres, s["eff_sig"], xerr=half, yerr=s["eff_sig_err"], fmt="o", ms=4, label=name)
+            rax.errorbar(centres, s["rejection"], xerr=half, yerr=s["rejection_err"], fmt="o", ms=4, label=name)
+        ax.axhline(working_point, color="grey", ls="--", lw=1)
+        ax.set_ylabel(r"Signal efficiency $\varepsilon_S$")
+        ax.set_ylim(0, 1.3)
+        ax.legend(title=f"{model}, WP $\\varepsilon_S$ = {100 * working_point:g}%", fontsize="small",
+                  title_fontsize="small", loc="upper right")
+        rax.set_yscale("log")
+        rax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
+        rax.set_xlabel(observer)
+        rax.set_xlim(edges[0], edges[-1])
+        writer.label(ax)
+        return writer.save(fig, stem)
