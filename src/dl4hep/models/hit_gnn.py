@@ -1,0 +1,53 @@
+"""EdgeConv graph network for calorimeter hit clouds (DGCNN / GravNet-style).
+
+Hits are graph nodes; edges join each hit to its ``k`` nearest neighbours in
+``coords`` (by default the first two point features, e.g. crystal ieta, iphi).
+``num_layers`` EdgeConv layers of width ``hidden`` with residual connections,
+optionally rebuilding the graph in feature space (``dynamic``), then mean and
+max pooling over real hits and a small head.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from dl4hep.models.common import dense_to_flat, flat_to_dense, knn_edge_index, segment_mean
+from dl4hep.models.particlenet import EdgeConvBlock, coord_indices
+from dl4hep.models.specs import HitGNNParams
+
+__all__ = ["HitGNN"]
+
+
+class HitGNN(nn.Module):
+    """``points`` ``(B, P, F)``, ``points_mask`` ``(B, P)`` -> logits ``(B, C)``."""
+
+    input_names = ("points", "points_mask")
+
+    def __init__(self, params: HitGNNParams, *, num_classes: int, input_dim: int, point_names: list[str] | None = None):
+        super().__init__()
+        self.k = params.k
+        self.dynamic = params.dynamic
+        idx = coord_indices(params.coords, point_names, "hit_gnn")
+        self.register_buffer("coord_idx", torch.tensor(idx, dtype=torch.long), persistent=False)
+        self.embed = nn.Sequential(nn.Linear(input_dim, params.hidden), nn.ReLU())
+        self.layers = nn.ModuleList(EdgeConvBlock(params.hidden, [params.hidden]) for _ in range(params.num_layers))
+        self.head = nn.Sequential(
+            nn.Linear(2 * params.hidden, params.hidden), nn.ReLU(), nn.Dropout(params.dropout),
+            nn.Linear(params.hidden, num_classes),
+        )
+
+    def forward(self, points: Tensor, points_mask: Tensor) -> Tensor:
+        x, batch, position = dense_to_flat(points, points_mask)
+        n_graphs = points.shape[0]
+        edge_index = knn_edge_index(points.index_select(-1, self.coord_idx), points_mask, position, self.k)
+        x = self.embed(x)
+        for i, layer in enumerate(self.layers):
+            if self.dynamic and i > 0:
+                edge_index = knn_edge_index(flat_to_dense(x, points_mask), points_mask, position, self.k)
+            x = x + layer(x, edge_index)
+        mean = segment_mean(x, batch, n_graphs)
+        dense = flat_to_dense(x, points_mask).masked_fill(~points_mask.unsqueeze(-1), float("-inf"))
+        maxed = dense.amax(1)
+        maxed = torch.where(torch.isfinite(maxed), maxed, maxed.new_zeros(()))
+        return self.head(torch.cat([mean, maxed], dim=1))

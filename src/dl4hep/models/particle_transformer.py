@@ -1,0 +1,170 @@
+"""Particle Transformer (Qu, Li, Qian, arXiv:2202.03772).
+
+Per-particle embedding MLP; pairwise interaction features
+``ln Delta, ln kT, ln z, ln m^2`` from the four-momenta, embedded per pair into
+``num_heads`` channels and added to the attention logits; ``num_layers``
+pre-LayerNorm particle attention blocks; ``num_cls_layers`` class-attention
+blocks in which a learnable class token attends to the particles; a linear head.
+
+Padding is masked everywhere: padded keys get ``-inf`` attention logits, the
+pair bias of any pair involving padding is zeroed, and the class token never
+sees padded particles, so real outputs do not depend on padding content.
+Attention uses :func:`torch.nn.functional.scaled_dot_product_attention`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dl4hep.models.specs import ParticleTransformerParams
+
+__all__ = ["ParticleTransformer", "pair_features"]
+
+_EPS = 1e-8
+
+
+def pair_features(p4: Tensor, mask: Tensor) -> Tensor:
+    """Pairwise features ``(B, P, P, 4)``: ln Delta, ln kT, ln z, ln m^2 (eq. 2-5 of arXiv:2202.03772).
+
+    ``Delta = sqrt(dy^2 + dphi^2)`` (rapidity y, azimuth phi), ``kT = min(pT_i, pT_j) Delta``,
+    ``z = min(pT_i, pT_j) / (pT_i + pT_j)``, ``m^2 = (E_i + E_j)^2 - |p_i + p_j|^2`` (GeV^2).
+    Arguments are clamped to ``eps`` before the logarithm; pairs with a padded
+    particle are set to 0.
+
+    Args:
+        p4: ``(B, P, 4)`` as ``(px, py, pz, E)`` in GeV, zeros for padding.
+        mask: ``(B, P)`` bool, True for real particles.
+    """
+    p4 = p4.float()
+    px, py, pz, e = p4.unbind(-1)
+    pt = torch.sqrt(px * px + py * py)
+    rap = 0.5 * torch.log((e + pz).clamp(min=_EPS) / (e - pz).clamp(min=_EPS))
+    phi = torch.atan2(py, px)
+    dy = rap.unsqueeze(2) - rap.unsqueeze(1)
+    dphi = torch.remainder(phi.unsqueeze(2) - phi.unsqueeze(1) + math.pi, 2 * math.pi) - math.pi
+    delta = torch.sqrt(dy * dy + dphi * dphi)
+    ptmin = torch.minimum(pt.unsqueeze(2), pt.unsqueeze(1))
+    ptsum = pt.unsqueeze(2) + pt.unsqueeze(1)
+    psum = p4.unsqueeze(2) + p4.unsqueeze(1)
+    m2 = psum[..., 3] ** 2 - (psum[..., :3] ** 2).sum(-1)
+    feats = torch.stack(
+        [
+            torch.log(delta.clamp(min=_EPS)),
+            torch.log((ptmin * delta).clamp(min=_EPS)),
+            torch.log((ptmin / ptsum.clamp(min=_EPS)).clamp(min=_EPS)),
+            torch.log(m2.clamp(min=_EPS)),
+        ],
+        dim=-1,
+    )
+    pair_mask = (mask.unsqueeze(2) & mask.unsqueeze(1)).unsqueeze(-1)
+    return torch.where(pair_mask & torch.isfinite(feats), feats, feats.new_zeros(()))
+
+
+class _Attention(nn.Module):
+    """Multi-head attention with an additive float bias ``(B, H, Q, K)`` through SDPA."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.dropout = dropout
+
+    def forward(self, query: Tensor, context: Tensor, bias: Tensor) -> Tensor:
+        b, nq, d = query.shape
+        h = self.heads
+        q = self.q(query).view(b, nq, h, d // h).transpose(1, 2)
+        k, v = self.kv(context).view(b, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.out(y.transpose(1, 2).reshape(b, nq, d))
+
+
+class _Block(nn.Module):
+    """Pre-LN transformer block (NormFormer-style extra LayerNorms as in ParT)."""
+
+    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = _Attention(dim, heads, dropout)
+        self.norm_attn = nn.LayerNorm(dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, ffn_ratio * dim), nn.GELU(), nn.LayerNorm(ffn_ratio * dim),
+            nn.Dropout(dropout), nn.Linear(ffn_ratio * dim, dim),
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, bias: Tensor, cls_token: Tensor | None = None) -> Tensor:
+        if cls_token is None:  # particle attention: x attends to x
+            h = self.norm1(x)
+            x = x + self.drop(self.norm_attn(self.attn(h, h, bias)))
+        else:  # class attention: the class token attends to [class token, particles]
+            ctx = self.norm1(torch.cat([cls_token, x], dim=1))
+            x = cls_token + self.drop(self.norm_attn(self.attn(ctx[:, :1], ctx, bias)))
+        return x + self.drop(self.ffn(self.norm2(x)))
+
+
+class ParticleTransformer(nn.Module):
+    """``points`` ``(B, P, F)``, ``points_mask`` ``(B, P)``, ``points_p4`` ``(B, P, 4)`` -> logits ``(B, C)``."""
+
+    input_names = ("points", "points_mask", "points_p4")
+
+    def __init__(
+        self, params: ParticleTransformerParams, *, num_classes: int, input_dim: int,
+        point_names: list[str] | None = None,
+    ):
+        super().__init__()
+        dims = [input_dim, *params.embed_dims]
+        embed: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            embed += [nn.LayerNorm(a), nn.Linear(a, b), nn.GELU()]
+        self.embed = nn.Sequential(*embed)
+        dim = params.embed_dims[-1]
+        self.heads = params.num_heads
+        self.use_pair = params.use_pair_features
+        if self.use_pair:
+            pdims = [4, *params.pair_embed_dims]
+            pair: list[nn.Module] = []
+            for a, b in zip(pdims[:-1], pdims[1:], strict=True):
+                pair += [nn.Linear(a, b), nn.GELU()]
+            pair.append(nn.Linear(pdims[-1], params.num_heads))
+            self.pair_embed = nn.Sequential(*pair)
+        self.blocks = nn.ModuleList(
+            _Block(dim, params.num_heads, params.ffn_ratio, params.dropout) for _ in range(params.num_layers)
+        )
+        self.cls_blocks = nn.ModuleList(
+            _Block(dim, params.num_heads, params.ffn_ratio, params.dropout) for _ in range(params.num_cls_layers)
+        )
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, points: Tensor, points_mask: Tensor, points_p4: Tensor) -> Tensor:
+        b, p, _ = points.shape
+        # A graph with no real particle would give an all -inf row: let it see particle 0.
+        keys = points_mask.clone()
+        keys[:, 0] |= ~points_mask.any(1)
+        key_bias = torch.zeros(b, 1, 1, p, device=points.device).masked_fill(~keys[:, None, None, :], float("-inf"))
+        x = self.embed(points)
+        x = torch.where(points_mask.unsqueeze(-1), x, x.new_zeros(()))
+        bias = key_bias
+        if self.use_pair:
+            u = self.pair_embed(pair_features(points_p4, points_mask))  # (B, P, P, H)
+            bias = key_bias + u.permute(0, 3, 1, 2).float()
+        else:
+            bias = key_bias.expand(b, self.heads, p, p)
+        for blk in self.blocks:
+            x = blk(x, bias)
+        cls_bias = torch.cat([key_bias.new_zeros(b, 1, 1, 1), key_bias], dim=-1).expand(b, self.heads, 1, p + 1)
+        cls = self.cls_token.expand(b, 1, -1)
+        for blk in self.cls_blocks:
+            cls = blk(x, cls_bias, cls_token=cls)
+        return self.head(self.norm(cls.squeeze(1)))

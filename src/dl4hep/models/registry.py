@@ -1,0 +1,102 @@
+"""Model registry: type name -> torch class, and helpers to build and size models.
+
+Every model takes its dataset block(s) as positional tensors named in its
+``input_names`` (``tabular``; or ``points``, ``points_mask``, ``points_p4``)
+and returns raw logits ``(batch, num_classes)``; binary tasks use two classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from dl4hep.models.specs import MODEL_SPECS, parse_hyperparameters
+
+__all__ = ["MODEL_CLASSES", "build_model", "count_flops", "count_parameters", "example_inputs", "model_inputs"]
+
+
+def _classes() -> dict[str, type[nn.Module]]:
+    from dl4hep.models.dnn import DNN
+    from dl4hep.models.hit_gnn import HitGNN
+    from dl4hep.models.particle_transformer import ParticleTransformer
+    from dl4hep.models.particlenet import ParticleNet
+    from dl4hep.models.pfn import PFN
+
+    return {"dnn": DNN, "pfn": PFN, "particlenet": ParticleNet, "particle_transformer": ParticleTransformer, "hit_gnn": HitGNN}
+
+
+MODEL_CLASSES: dict[str, type[nn.Module]] = _classes()
+if set(MODEL_CLASSES) != set(MODEL_SPECS):  # pragma: no cover - a developer error
+    raise RuntimeError(f"specs {sorted(MODEL_SPECS)} and classes {sorted(MODEL_CLASSES)} must register the same types")
+
+
+def build_model(
+    type: str, hyperparameters: dict[str, Any], *, num_classes: int, input_dim: int,
+    point_names: list[str] | None = None, where: str = "model",
+) -> nn.Module:
+    """Instantiate a registered model from validated hyperparameters.
+
+    Args:
+        type: Registry name (``dnn``, ``pfn``, ``particlenet``, ``particle_transformer``, ``hit_gnn``).
+        hyperparameters: Mapping validated by the type's pydantic schema.
+        num_classes: Output logits per sample.
+        input_dim: Tabular features, or point features per particle.
+        point_names: Names of the point features (for ``coords`` lookups).
+    """
+    params = parse_hyperparameters(type, hyperparameters, where=where)
+    return MODEL_CLASSES[type](params, num_classes=num_classes, input_dim=input_dim, point_names=point_names)
+
+
+def model_inputs(model: nn.Module) -> tuple[str, ...]:
+    """Names of the positional input tensors of ``model`` (unwrapping DDP / torch.compile)."""
+    inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None) or model
+    return tuple(inner.input_names)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def example_inputs(
+    names: tuple[str, ...], *, batch: int, input_dim: int, max_points: int, generator: torch.Generator | None = None,
+    full: bool = False,
+) -> dict[str, Tensor]:
+    """Synthetic, physically sensible inputs (for sizing, FLOP counts and benchmarks).
+
+    Points get a random number of real particles (at least one; all with ``full``); ``points_p4``
+    holds massless four-momenta ``(px, py, pz, E)`` in GeV around one jet axis.
+    """
+    g = generator or torch.Generator().manual_seed(0)
+    out: dict[str, Tensor] = {}
+    if "tabular" in names:
+        out["tabular"] = torch.randn(batch, input_dim, generator=g)
+        return out
+    n_real = torch.randint(1, max_points + 1, (batch, 1), generator=g)
+    if full:
+        n_real = torch.full((batch, 1), max_points)
+    mask = torch.arange(max_points).unsqueeze(0) < n_real
+    out["points"] = torch.randn(batch, max_points, input_dim, generator=g) * mask.unsqueeze(-1)
+    out["points_mask"] = mask
+    pt = torch.rand(batch, max_points, generator=g) * 100 + 1
+    eta = torch.randn(batch, max_points, generator=g) * 0.3
+    phi = torch.randn(batch, max_points, generator=g) * 0.3
+    p4 = torch.stack([pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta), pt * torch.cosh(eta)], -1)
+    out["points_p4"] = p4 * mask.unsqueeze(-1)
+    return {k: v for k, v in out.items() if k in names}
+
+
+def count_flops(model: nn.Module, inputs: dict[str, Tensor]) -> int:
+    """Forward FLOPs of one call (``torch.utils.flop_counter``: matmuls, convs, attention)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(*[inputs[n] for n in model_inputs(model)])
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
