@@ -1,0 +1,367 @@
+"""Reconstruct a batch of generated events into NanoAOD-style collections.
+
+Works on :class:`~dl4hep.generate.pythia_run.FlatEvents` (flat arrays over a batch);
+the detector model is vectorised over the whole batch, FastJet clusters all events
+of the batch in one call (awkward multi-event API).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from dl4hep.generate import detector as det
+from dl4hep.generate.detector import DetectorParams, EcalDeposits
+from dl4hep.generate.pythia_run import FlatEvents, import_fastjet
+
+__all__ = ["PileupPool", "reconstruct_batch", "last_copy", "is_b_hadron", "is_c_hadron"]
+
+NEUTRINOS = (12, 14, 16)
+
+
+def is_b_hadron(pid: np.ndarray) -> np.ndarray:
+    a = np.abs(pid)
+    return (a > 100) & (((a // 100) % 10 == 5) | ((a // 1000) % 10 == 5))
+
+
+def is_c_hadron(pid: np.ndarray) -> np.ndarray:
+    a = np.abs(pid)
+    return (a > 100) & (((a // 100) % 10 == 4) | ((a // 1000) % 10 == 4)) & ~is_b_hadron(pid)
+
+
+def last_copy(idx: np.ndarray, ev: FlatEvents) -> np.ndarray:
+    """Follow recoil/shower copies (single daughter with the same id) to the last copy."""
+    idx = idx.copy()
+    for _ in range(100):
+        d1 = ev.daughter1[idx]
+        d2 = ev.daughter2[idx]
+        ok = (d1 >= 0) & ((d2 == d1) | (d2 < 0))
+        ok &= ev.pid[np.maximum(d1, 0)] == ev.pid[idx]
+        if not ok.any():
+            break
+        idx = np.where(ok, d1, idx)
+    return idx
+
+
+def resonance_products(ev: FlatEvents, res_pdg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decay quarks of every resonance ``res_pdg`` (top: b, q, q'; W/Z/H: the two quarks).
+
+    Returns (event index per resonance, global particle indices with shape (n, k)).
+    """
+    cand = np.nonzero(np.abs(ev.pid) == res_pdg)[0]
+    if len(cand) == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 3 if res_pdg == 6 else 2), np.int64)
+    last = np.unique(last_copy(cand, ev))
+    d1, d2 = ev.daughter1[last], ev.daughter2[last]
+    good = (d1 >= 0) & (d2 > d1)
+    last, d1, d2 = last[good], d1[good], d2[good]
+    if res_pdg != 6:
+        return ev.event[last], np.stack([d1, d2], axis=1)
+    # top -> b W, W -> q q'
+    prods = []
+    evs = []
+    for t, a, b in zip(last, d1, d2, strict=False):
+        kids = list(range(a, b + 1))
+        bq = [k for k in kids if abs(ev.pid[k]) == 5]
+        ws = [k for k in kids if abs(ev.pid[k]) == 24]
+        if not bq or not ws:
+            continue
+        w = int(last_copy(np.array([ws[0]]), ev)[0])
+        if ev.daughter1[w] < 0 or ev.daughter2[w] <= ev.daughter1[w]:
+            continue
+        prods.append([bq[0], ev.daughter1[w], ev.daughter2[w]])
+        evs.append(ev.event[t])
+    return np.array(evs, np.int64), np.array(prods, np.int64).reshape(-1, 3)
+
+
+def _jag(values: np.ndarray, counts: np.ndarray, dtype: Any) -> ak.Array:
+    return ak.unflatten(np.asarray(values, dtype=dtype), np.asarray(counts, np.int64))
+
+
+def _p4(pt, eta, phi, mass):
+    px, py = pt * np.cos(phi), pt * np.sin(phi)
+    pz = pt * np.sinh(eta)
+    e = np.sqrt(px * px + py * py + pz * pz + mass * mass)
+    return px, py, pz, e
+
+
+def _jets_from(cs_jets: ak.Array) -> dict[str, np.ndarray]:
+    px = ak.to_numpy(ak.flatten(cs_jets.px))
+    py = ak.to_numpy(ak.flatten(cs_jets.py))
+    pz = ak.to_numpy(ak.flatten(cs_jets.pz))
+    e = ak.to_numpy(ak.flatten(cs_jets.E))
+    pt, eta, phi = det.pt_eta_phi(px, py, pz)
+    m = np.sqrt(np.maximum(e * e - px * px - py * py - pz * pz, 0))
+    return {"pt": pt, "eta": eta, "phi": phi, "mass": m}
+
+
+@dataclass
+class PileupPool:
+    """Pre-generated minimum-bias interactions (visible particles near the barrel)."""
+
+    offsets: np.ndarray
+    px: np.ndarray
+    py: np.ndarray
+    pz: np.ndarray
+    e: np.ndarray
+    pdg: np.ndarray
+    charge: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.offsets) - 1
+
+    @staticmethod
+    def from_flat(ev: FlatEvents) -> PileupPool:
+        pt, eta, _ = det.pt_eta_phi(ev.px, ev.py, ev.pz)
+        vis = (ev.status > 0) & ~np.isin(np.abs(ev.pid), NEUTRINOS) & (np.abs(eta) < 1.75) & (ev.e > 0.1)
+        counts = np.bincount(ev.event[vis], minlength=ev.n_events)
+        return PileupPool(
+            offsets=np.concatenate([[0], np.cumsum(counts)]),
+            px=ev.px[vis], py=ev.py[vis], pz=ev.pz[vis], e=ev.e[vis], pdg=ev.pid[vis], charge=ev.charge[vis],
+        )
+
+    def overlay(self, rng: np.random.Generator, p: DetectorParams, mu: float) -> EcalDeposits:
+        """ECAL deposits of Poisson(mu) interactions in each of the bunch crossings -1, 0, +1.
+
+        Each interaction is drawn at random from the pool, rotated by a random phi,
+        mirrored in z with probability 1/2, placed at a random vertex z and time; out-of-time
+        crossings arrive at -+25 ns with their amplitude scaled by ``oot_weight``.
+        """
+        if mu <= 0 or self.size == 0:
+            return EcalDeposits()
+        picks, bxs = [], []
+        for bx in (-1, 0, 1):
+            n = rng.poisson(mu)
+            picks.append(rng.integers(0, self.size, n))
+            bxs.append(np.full(n, bx))
+        pick = np.concatenate(picks)
+        bx = np.concatenate(bxs)
+        nint = len(pick)
+        starts, stops = self.offsets[pick], self.offsets[pick + 1]
+        lens = stops - starts
+        inter = np.repeat(np.arange(nint), lens)
+        idx = np.repeat(starts - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(lens.sum())
+        rot = rng.uniform(-np.pi, np.pi, nint)[inter]
+        flip = np.where(rng.random(nint) < 0.5, -1.0, 1.0)[inter]
+        c, s = np.cos(rot), np.sin(rot)
+        px, py = self.px[idx], self.py[idx]
+        vz = rng.normal(0, p.beamspot_sigma_z, nint)[inter]
+        t0 = (rng.normal(0, p.beamspot_sigma_t, nint) + bx * p.bx_spacing)[inter]
+        w = np.where(bx == 0, 1.0, p.oot_weight)[inter]
+        return det.ecal_deposits(
+            rng, p, px=c * px - s * py, py=s * px + c * py, pz=flip * self.pz[idx], e=self.e[idx],
+            pdg=self.pdg[idx], charge=self.charge[idx], vz=vz, t0=t0, weight=w,
+        )
+
+
+def reconstruct_batch(
+    ev: FlatEvents,
+    rng: np.random.Generator,
+    p: DetectorParams,
+    *,
+    process: str,
+    match_resonance: int | None | str,
+    ecal: bool,
+    pool: PileupPool | None = None,
+    pileup_mu: float = 0.0,
+    max_clusters: int = 4,
+    prompt: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """All output collections of the batch (awkward arrays with one entry per event).
+
+    ``match_resonance``: PDG id of the resonance whose decay quarks define
+    FatJet_isMatched, None for QCD (every jet matched), ``"none"`` for no matching.
+    ``prompt``: global particle index of the prompt photon/electron per event (ECAL signal).
+    """
+    fastjet = import_fastjet()
+    nev = ev.n_events
+    final = (ev.status > 0) & ~np.isin(np.abs(ev.pid), NEUTRINOS)
+    fi = np.nonzero(final)[0]
+    pf = det.make_pf_candidates(
+        rng, p, px=ev.px[fi], py=ev.py[fi], pz=ev.pz[fi], e=ev.e[fi], pdg=ev.pid[fi], charge=ev.charge[fi],
+        vx=ev.vx[fi], vy=ev.vy[fi], vz=ev.vz[fi],
+    )
+    keep = pf.pop("keep")
+    pev = ev.event[fi][keep]
+    cols = {k: v[keep] for k, v in pf.items()}
+    order = np.lexsort((-cols["pt"], pev))
+    pev = pev[order]
+    cols = {k: v[order] for k, v in cols.items()}
+    npf = np.bincount(pev, minlength=nev)
+    pf_start = np.concatenate([[0], np.cumsum(npf)])[:-1]
+    cpx, cpy, cpz, ce = _p4(cols["pt"], cols["eta"], cols["phi"], cols["mass"])
+    out: dict[str, Any] = {}
+    f32 = np.float32
+    out["PFCands"] = ak.zip({
+        "pt": _jag(cols["pt"], npf, f32), "eta": _jag(cols["eta"], npf, f32),
+        "phi": _jag(cols["phi"], npf, f32), "mass": _jag(cols["mass"], npf, f32),
+        "charge": _jag(cols["charge"], npf, np.int32), "pdgId": _jag(cols["pdgId"], npf, np.int32),
+        "d0": _jag(cols["d0"], npf, f32), "d0Err": _jag(cols["d0Err"], npf, f32),
+        "dz": _jag(cols["dz"], npf, f32), "dzErr": _jag(cols["dzErr"], npf, f32),
+        "puppiWeight": _jag(np.ones(len(pev)), npf, f32),
+    })
+    # ---- MET
+    mex = -np.bincount(pev, weights=cpx, minlength=nev)
+    mey = -np.bincount(pev, weights=cpy, minlength=nev)
+    out["MET_pt"] = np.hypot(mex, mey).astype(f32)
+    out["MET_phi"] = np.arctan2(mey, mex).astype(f32)
+    out["MET_sumEt"] = np.bincount(pev, weights=cols["pt"], minlength=nev).astype(f32)
+    # ---- leptons
+    for name, code, ptmin, etamax, cone, isoname in (
+        ("Electron", 11, p.electron_pt_min, p.track_eta_max, 0.3, "pfRelIso03_all"),
+        ("Muon", 13, p.muon_pt_min, p.muon_eta_max, 0.4, "pfRelIso04_all"),
+    ):
+        sel = np.nonzero((np.abs(cols["pdgId"]) == code) & (cols["pt"] > ptmin) & (np.abs(cols["eta"]) < etamax))[0]
+        iso = det.relative_isolation(pev[sel], cols["eta"][sel], cols["phi"][sel], cols["pt"][sel], sel,
+                                     pev, cols["eta"], cols["phi"], cols["pt"], cone)
+        n = np.bincount(pev[sel], minlength=nev)
+        out[name] = ak.zip({
+            "pt": _jag(cols["pt"][sel], n, f32), "eta": _jag(cols["eta"][sel], n, f32),
+            "phi": _jag(cols["phi"][sel], n, f32), "mass": _jag(cols["mass"][sel], n, f32),
+            "charge": _jag(cols["charge"][sel], n, np.int32), isoname: _jag(iso, n, f32),
+            "dxy": _jag(cols["d0"][sel], n, f32), "dz": _jag(cols["dz"][sel], n, f32),
+        })
+    # ---- jets (one multi-event FastJet call per radius)
+    parts = ak.unflatten(ak.zip({"px": cpx, "py": cpy, "pz": cpz, "E": ce}, with_name="Momentum4D"), npf)
+    parts = ak.zip({"px": parts.px, "py": parts.py, "pz": parts.pz, "E": parts.E})
+    cs4 = fastjet.ClusterSequence(parts, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4))
+    j4 = cs4.inclusive_jets(min_pt=p.jet_pt_min)
+    jets = _jets_from(j4)
+    nj = ak.to_numpy(ak.num(j4)).astype(np.int64)
+    jev = np.repeat(np.arange(nev), nj)
+    jorder = np.lexsort((-jets["pt"], jev))
+    jets = {k: v[jorder] for k, v in jets.items()}
+    # hadron flavour: b (c) hadron with pT > 5 GeV within dR < 0.4
+    hpt, heta, hphi = det.pt_eta_phi(ev.px, ev.py, ev.pz)
+    flav = np.zeros(len(jev), np.int32)
+    for code, test in ((4, is_c_hadron), (5, is_b_hadron)):
+        h = np.nonzero(test(ev.pid) & (hpt > p.heavy_hadron_pt_min))[0]
+        if len(h) and len(jev):
+            hev = ev.event[h]
+            s = np.searchsorted(hev, jev, "left")
+            t = np.searchsorted(hev, jev, "right")
+            for k in np.nonzero(t > s)[0]:
+                hh = h[s[k]:t[k]]
+                dr2 = (heta[hh] - jets["eta"][k]) ** 2 + det.delta_phi(hphi[hh], jets["phi"][k]) ** 2
+                if (dr2 < p.hadron_match_dr ** 2).any():
+                    flav[k] = code
+    out["Jet"] = ak.zip({
+        "pt": _jag(jets["pt"], nj, f32), "eta": _jag(jets["eta"], nj, f32), "phi": _jag(jets["phi"], nj, f32),
+        "mass": _jag(jets["mass"], nj, f32), "btag": _jag(det.btag_decision(rng, p, flav), nj, f32),
+        "hadronFlavour": _jag(flav, nj, np.int32),
+    })
+    # ---- large-R jets, constituents, soft drop, truth matching
+    cs8 = fastjet.ClusterSequence(parts, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8))
+    j8 = cs8.inclusive_jets(min_pt=p.fatjet_pt_min)
+    c8 = cs8.constituent_index(min_pt=p.fatjet_pt_min)
+    fj = _jets_from(j8)
+    nfj = ak.to_numpy(ak.num(j8)).astype(np.int64)
+    fev = np.repeat(np.arange(nev), nfj)
+    forder = np.lexsort((-fj["pt"], fev))
+    fj = {k: v[forder] for k, v in fj.items()}
+    cons = ak.flatten(c8, axis=1)[forder]  # per jet: local PF indices
+    ncons = ak.to_numpy(ak.num(cons)).astype(np.int64)
+    cidx = ak.to_numpy(ak.flatten(cons)).astype(np.int64)
+    cjet_local = np.concatenate([np.arange(c) for c in nfj]) if len(nfj) and nfj.sum() else np.zeros(0, np.int64)
+    msd = np.zeros(len(fev))
+    if len(fev):
+        gidx = cidx + np.repeat(pf_start[fev], ncons)
+        jp = ak.unflatten(ak.zip({"px": cpx[gidx], "py": cpy[gidx], "pz": cpz[gidx], "E": ce[gidx]}), ncons)
+        cs_ca = fastjet.ClusterSequence(jp, fastjet.JetDefinition(fastjet.cambridge_algorithm, 0.8))
+        sd = cs_ca.exclusive_jets_softdrop_grooming(njets=1, beta=0.0, symmetry_cut=0.1, R0=0.8)
+        msd = np.maximum(ak.to_numpy(sd.msoftdrop).astype(float), 0)
+    matched = np.zeros(len(fev), bool)
+    if match_resonance is None:
+        matched[:] = True
+    elif match_resonance != "none" and len(fev):
+        rev, prods = resonance_products(ev, int(match_resonance))
+        if len(rev):
+            _, qeta, qphi = det.pt_eta_phi(ev.px[prods], ev.py[prods], ev.pz[prods])
+            for k in range(len(fev)):
+                r = rev == fev[k]
+                if not r.any():
+                    continue
+                dr2 = (qeta[r] - fj["eta"][k]) ** 2 + det.delta_phi(qphi[r], fj["phi"][k]) ** 2
+                matched[k] = bool((dr2 < 0.8 ** 2).all(axis=1).any())
+    out["FatJet"] = ak.zip({
+        "pt": _jag(fj["pt"], nfj, f32), "eta": _jag(fj["eta"], nfj, f32), "phi": _jag(fj["phi"], nfj, f32),
+        "mass": _jag(fj["mass"], nfj, f32), "msoftdrop": _jag(msd, nfj, f32),
+        "isMatched": _jag(matched, nfj, bool),
+    })
+    ncon_ev = np.bincount(fev, weights=ncons, minlength=nev).astype(np.int64)
+    out["FatJetPFCands"] = ak.zip({
+        "jetIdx": _jag(np.repeat(cjet_local, ncons), ncon_ev, np.int32),
+        "pFCandsIdx": _jag(cidx, ncon_ev, np.int32),
+    })
+    # ---- ECAL clusters
+    out.update(_ecal(ev, rng, p, process=process, ecal=ecal, pool=pool, pileup_mu=pileup_mu,
+                     max_clusters=max_clusters, prompt=prompt))
+    return out
+
+
+def _ecal(ev, rng, p, *, process, ecal, pool, pileup_mu, max_clusters, prompt) -> dict[str, Any]:
+    nev = ev.n_events
+    cl_counts, hit_counts = np.zeros(nev, np.int64), np.zeros(nev, np.int64)
+    cl: dict[str, list] = {k: [] for k in ("energy", "eta", "phi", "seedIeta", "seedIphi", "isMatched")}
+    hits: dict[str, list] = {k: [] for k in ("ieta", "iphi", "energy", "time", "clusterIdx")}
+    if ecal:
+        final = (ev.status > 0) & ~np.isin(np.abs(ev.pid), NEUTRINOS)
+        for i in range(nev):
+            pu = pool.overlay(rng, p, pileup_mu) if pool is not None else EcalDeposits()
+            if process == "pileup_only":
+                deps = pu
+                centres = det.find_pileup_seeds(deps, p, max_clusters)
+                truth = [False] * len(centres)
+            else:
+                s, t = ev.offsets[i], ev.offsets[i + 1]
+                sl = np.nonzero(final[s:t])[0] + s
+                sig = det.ecal_deposits(rng, p, px=ev.px[sl], py=ev.py[sl], pz=ev.pz[sl], e=ev.e[sl],
+                                        pdg=ev.pid[sl], charge=ev.charge[sl])
+                deps = EcalDeposits.concat([sig, pu])
+                k = int(prompt[i])
+                pt, eta, phi = det.pt_eta_phi(ev.px[k:k + 1], ev.py[k:k + 1], ev.pz[k:k + 1])
+                phib, _ = det._bend(p, phi, pt, ev.charge[k:k + 1])
+                centres = [(int(det._ieta(eta)[0]), int(det._iphi(phib)[0]))]
+                truth = [True]
+            for (ie, ip), tm in zip(centres, truth, strict=False):
+                c = det.build_ecal_cluster(rng, p, deps, ie, ip)
+                if c is None:
+                    continue
+                idx = cl_counts[i]
+                for key in ("energy", "eta", "phi", "seedIeta", "seedIphi"):
+                    cl[key].append(c[key])
+                cl["isMatched"].append(tm)
+                nh = len(c["hit_energy"])
+                hits["ieta"].append(c["hit_ieta"])
+                hits["iphi"].append(c["hit_iphi"])
+                hits["energy"].append(c["hit_energy"])
+                hits["time"].append(c["hit_time"])
+                hits["clusterIdx"].append(np.full(nh, idx, np.int32))
+                cl_counts[i] += 1
+                hit_counts[i] += nh
+
+    def cat(lst, dtype):
+        return np.concatenate(lst).astype(dtype) if lst else np.zeros(0, dtype)
+
+    f32 = np.float32
+    return {
+        "Cluster": ak.zip({
+            "energy": _jag(np.array(cl["energy"], f32), cl_counts, f32),
+            "eta": _jag(np.array(cl["eta"], f32), cl_counts, f32),
+            "phi": _jag(np.array(cl["phi"], f32), cl_counts, f32),
+            "seedIeta": _jag(np.array(cl["seedIeta"], np.int32), cl_counts, np.int32),
+            "seedIphi": _jag(np.array(cl["seedIphi"], np.int32), cl_counts, np.int32),
+            "isMatched": _jag(np.array(cl["isMatched"], bool), cl_counts, bool),
+        }),
+        "CaloHit": ak.zip({
+            "ieta": _jag(cat(hits["ieta"], np.int32), hit_counts, np.int32),
+            "iphi": _jag(cat(hits["iphi"], np.int32), hit_counts, np.int32),
+            "energy": _jag(cat(hits["energy"], f32), hit_counts, f32),
+            "time": _jag(cat(hits["time"], f32), hit_counts, f32),
+            "clusterIdx": _jag(cat(hits["clusterIdx"], np.int32), hit_counts, np.int32),
+        }),
+    }
