@@ -163,7 +163,8 @@ def build_features(*, config: Any, task: str, sample: str, input_path: Path, out
     plan = FeaturePlan(tcfg, task)
     selection = None
     if tcfg.selection:
-        selection = compile_selection(tcfg.selection, plan.observers + plan.tabular, where=f"tasks.{task}.selection")
+        available = sorted(set(plan.observers) | set(plan.tabular))
+        selection = compile_selection(tcfg.selection, available, where=f"tasks.{task}.selection")
     reader = ChunkReader(Path(input_path), schema, plan.needs, step_size=tcfg.reading.step_size,
                          entry_stop=tcfg.reading.entry_stop)
     out = Path(out)

@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 
 import awkward as ak
 import numpy as np
+import vector
 
 __all__ = ["FeatureOutput", "pad_points", "to_numpy"]
+
+vector.register_awkward()  # Momentum4D behaviour for every feature set
 
 
 @dataclass

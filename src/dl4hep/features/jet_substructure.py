@@ -18,6 +18,7 @@ Observers: ``pt, eta, phi, mass, msoftdrop, n_constituents`` (as jet_point_cloud
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import awkward as ak
@@ -64,13 +65,18 @@ def nsubjettiness(cons: ak.Array, jets: ak.Array, n_max: int = 3, R0: float = 0.
     gh = ak.from_regular(gh, axis=1)
     c4 = ak.zip({"pt": cons.pt, "eta": cons.eta, "phi": cons.phi, "mass": cons.mass}, with_name="Momentum4D")
     c4 = ak.values_astype(c4, np.float64)
-    both = ak.concatenate([c4, gh], axis=1)
-    pxyz = ak.zip({"px": both.px, "py": both.py, "pz": both.pz, "E": both.E})
-    seq = fastjet.ClusterSequence(pxyz, fastjet.JetDefinition(fastjet.kt_algorithm, 10.0))
+    def cart(v: ak.Array) -> ak.Array:
+        return ak.zip({"px": v.px, "py": v.py, "pz": v.pz, "E": v.E})
+
+    pxyz = ak.concatenate([cart(c4), cart(gh)], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # fastjet's generic exclusive-jets advisory
+        seq = fastjet.ClusterSequence(pxyz, fastjet.JetDefinition(fastjet.kt_algorithm, 10.0))
+        axes_n = {n: seq.exclusive_jets(n_jets=n) for n in range(1, n_max + 1)}
     pt_sum = ak.sum(c4.pt, axis=1)
     out = {}
     for n in range(1, n_max + 1):
-        ax = seq.exclusive_jets(n_jets=n)
+        ax = axes_n[n]
         axes = ak.zip({"px": ax.px, "py": ax.py, "pz": ax.pz, "E": ax.E}, with_name="Momentum4D")
         pairs = ak.cartesian({"c": c4, "a": axes}, axis=1, nested=True)
         dr = ak.min(pairs.c.deltaR(pairs.a), axis=2)

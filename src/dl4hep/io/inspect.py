@@ -43,7 +43,7 @@ def describe_file(path: str | Path, *, tree: str | None = None, pattern: str | N
         try:
             t = f[name]
             lines.append(f"tree '{name}': {t.num_entries} entries")
-            for b in t:
+            for b in t.keys():  # noqa: SIM118 (iterating a TTree yields branches, not names)
                 if pattern and not fnmatch.fnmatch(b, pattern):
                     continue
                 lines.append(f"  {b:<40} {t[b].typename:<20} {t[b].interpretation}")
