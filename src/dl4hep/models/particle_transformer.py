@@ -65,7 +65,13 @@ def pair_features(p4: Tensor, mask: Tensor) -> Tensor:
 
 
 class _Attention(nn.Module):
-    """Multi-head attention with an additive float bias ``(B, H, Q, K)`` through SDPA."""
+    """Multi-head attention with an additive float bias ``(B, H, Q, K)`` through SDPA.
+
+    ``explicit = True`` computes ``softmax(q k^T / sqrt(d) + bias) v`` with plain
+    ops instead (the ONNX exporter's SDPA decomposition fails on this layout).
+    """
+
+    explicit = False
 
     def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__()
@@ -80,10 +86,14 @@ class _Attention(nn.Module):
         h = self.heads
         q = self.q(query).view(b, nq, h, d // h).transpose(1, 2)
         k, v = self.kv(context).view(b, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
-        )
-        return self.out(y.transpose(1, 2).reshape(b, nq, d))
+        if self.explicit:
+            att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // h) + bias.to(q.dtype), dim=-1)
+            y = att @ v
+        else:
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=bias.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
+            )
+        return self.out(y.transpose(1, 2).contiguous().reshape(b, nq, d))
 
 
 class _Block(nn.Module):
