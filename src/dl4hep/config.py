@@ -156,7 +156,10 @@ class EvaluationConfig(_Strict):
     )
     background_uncertainty: float = Field(0.0, ge=0, description="Relative background uncertainty in Asimov Z.")
     pt_observer: str | None = Field("pt", description="Observer for efficiency-vs-pT plots (None: skip).")
-    pt_bins: list[float] = Field(default_factory=lambda: [0, 50, 100, 200, 300, 500, 700, 1000, 1500])
+    pt_bins: list[float] = Field(
+        default_factory=lambda: [0, 50, 100, 200, 300, 500, 700, 1000, 1500],
+        description="Bin edges (observer units, GeV for pT) of efficiency-vs-pT plots.",
+    )
     working_point: float = Field(0.5, gt=0, lt=1, description="Signal efficiency of the fixed working point.")
     permutation_importance: bool = Field(True, description="Permutation feature importance for tabular models.")
     max_rows: int = Field(200_000, ge=1, description="Rows used for slow diagnostics (importance, KS).")

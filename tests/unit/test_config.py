@@ -70,7 +70,7 @@ def test_wrong_type_is_named(at_repo):
 def test_unknown_task_and_model_names(at_repo):
     with pytest.raises(ConfigError, match=r"tasks\.jest: no task definition.*Did you mean 'jets'"):
         analysis_from_dict({"tasks": {"jest": {}}})
-    with pytest.raises(ConfigError, match=r"models\.partcle_transformer.*Did you mean 'particle_transformer'"):
+    with pytest.raises(ConfigError, match=r"models\.partcle_transformer.*Did you mean.*'particle_transformer'"):
         analysis_from_dict({"tasks": {"jets": {"models": {"partcle_transformer": {}}}}})
 
 
