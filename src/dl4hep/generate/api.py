@@ -24,7 +24,7 @@ from dl4hep.provenance import write_provenance
 __all__ = ["EventGenerator", "generate_sample", "write_events"]
 
 #: Events per Pythia batch (nextBatch) and per TTree.extend() call.
-BATCH = 50
+BATCH = 100
 FLUSH = 1000
 RUN_NUMBER = 1
 EVENT_STRIDE = 10_000_000
@@ -90,6 +90,19 @@ class EventGenerator:
         ok &= np.abs(beta) < self.settings.eta_max
         return best, ok
 
+    def _accept(self, b: ak.Array) -> np.ndarray:
+        """Generator-level filter: the hardest final-state photon (electron) has |eta| < eta_max."""
+        prt = b.prt
+        code = 22 if self.process == "prompt_photon" else 11
+        sel = prt[(prt.status > 0) & (abs(prt.id) == code)]
+        px, py, pz = sel.p.px, sel.p.py, sel.p.pz
+        pt = np.hypot(px, py)
+        best = ak.argmax(pt, axis=1, keepdims=True)
+        bpt = ak.fill_none(ak.firsts(pt[best]), 0.0)
+        bpz = ak.fill_none(ak.firsts(pz[best]), 0.0)
+        eta = np.arcsinh(ak.to_numpy(bpz) / np.maximum(ak.to_numpy(bpt), 1e-9))
+        return (ak.to_numpy(bpt) > 0) & (np.abs(eta) < self.settings.eta_max)
+
     def next_batch(self, n: int) -> dict[str, Any]:
         """Exactly ``n`` reconstructed events (more are generated if a filter rejects some)."""
         from dl4hep.generate.events import reconstruct_batch
@@ -105,36 +118,31 @@ class EventGenerator:
             self.n_tried += n
             self.n_accepted += n
         else:
-            chunks, prompts, got = [], [], 0
+            chunks, got = [], 0
+            egamma = self.process in ("prompt_photon", "prompt_electron")
             while got < n:
                 want = n - got
-                if self.process in ("prompt_photon", "prompt_electron"):
+                if egamma:  # about half of the events have the object in the barrel
                     want = min(int(want * 2.5) + 5, 4 * BATCH)
                 t0 = time.perf_counter()
                 b = self.source.batch(want)
                 self.t_pythia += time.perf_counter() - t0
                 t0 = time.perf_counter()
-                f = self._flatten(b, self.source)
-                self.n_tried += f.n_events
-                if self.process in ("prompt_photon", "prompt_electron"):
-                    best, ok = self._prompt(f)
-                    keep = np.nonzero(ok)[0][: n - got]
-                    # keep the last accepted event; later events of this batch are never written
-                    last = keep[-1] + 1 if len(keep) else 0
-                    self.n_tried -= f.n_events - last
+                if egamma:
+                    ok = np.nonzero(self._accept(b))[0]
+                    keep = ok[: n - got]
+                    # events after the last kept one are never looked at: not counted as tried
+                    self.n_tried += int(keep[-1]) + 1 if len(keep) == n - got else len(b)
                     b = b[keep]
-                    f = self._flatten(b, self.source)
-                    prompts.append(best[keep] - (np.asarray(f.offsets[:-1]) * 0))
                 else:
-                    b = b[: n - got]
-                    f = self._flatten(b, self.source)
-                self.t_detector += time.perf_counter() - t0
+                    self.n_tried += len(b)
                 chunks.append(b)
-                got += f.n_events
+                got += len(b)
+                self.t_detector += time.perf_counter() - t0
             t0 = time.perf_counter()
             batch = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
             flat = self._flatten(batch, self.source)
-            prompt = self._prompt(flat)[0] if prompts else None
+            prompt = self._prompt(flat)[0] if egamma else None
             self.n_accepted += n
             self.t_detector += time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -16,6 +16,7 @@ import numpy as np
 from dl4hep.generate import detector as det
 from dl4hep.generate.detector import DetectorParams, EcalDeposits
 from dl4hep.generate.pythia_run import FlatEvents, import_fastjet
+from dl4hep.generate.softdrop import softdrop_mass
 
 __all__ = ["PileupPool", "reconstruct_batch", "last_copy", "is_b_hadron", "is_c_hadron"]
 
@@ -78,7 +79,10 @@ def resonance_products(ev: FlatEvents, res_pdg: int) -> tuple[np.ndarray, np.nda
 
 
 def _jag(values: np.ndarray, counts: np.ndarray, dtype: Any) -> ak.Array:
-    return ak.unflatten(np.asarray(values, dtype=dtype), np.asarray(counts, np.int64))
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    content = ak.contents.NumpyArray(np.ascontiguousarray(values, dtype=dtype))
+    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), content))
 
 
 def _p4(pt, eta, phi, mass):
@@ -270,10 +274,7 @@ def reconstruct_batch(
     msd = np.zeros(len(fev))
     if len(fev):
         gidx = cidx + np.repeat(pf_start[fev], ncons)
-        jp = ak.unflatten(ak.zip({"px": cpx[gidx], "py": cpy[gidx], "pz": cpz[gidx], "E": ce[gidx]}), ncons)
-        cs_ca = fastjet.ClusterSequence(jp, fastjet.JetDefinition(fastjet.cambridge_algorithm, 0.8))
-        sd = cs_ca.exclusive_jets_softdrop_grooming(njets=1, beta=0.0, symmetry_cut=0.1, R0=0.8)
-        msd = np.maximum(ak.to_numpy(sd.msoftdrop).astype(float), 0)
+        msd = softdrop_mass(np.concatenate([[0], np.cumsum(ncons)]), cpx[gidx], cpy[gidx], cpz[gidx], ce[gidx])
     matched = np.zeros(len(fev), bool)
     if match_resonance is None:
         matched[:] = True
