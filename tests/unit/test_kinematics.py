@@ -67,3 +67,17 @@ def test_real_nanoaod_v12_mll_matches_vector():
                 for coll in (ev.electrons, ev.muons) for x in coll if x.iso < 0.15]
         leps.sort(key=lambda v: -v.pt)
         assert o.tabular["mll"][i] == pytest.approx((leps[0] + leps[1]).mass, rel=1e-4)
+
+
+def test_events_with_fewer_jets_keep_finite_jet_features():
+    """0- and 1-jet events (the signal-rich H->WW categories) must survive the NaN policy."""
+    ele = [[_lep(30, 0.5, 0.1), _lep(25, -0.4, 2.0)], [_lep(40, 0.2, -1.0), _lep(20, 1.1, 1.5)]]
+    mu = [[_lep(15, 0.0, 0.0, iso=1.0)], []]  # non-isolated: dropped
+    jets = [[], [{"pt": 60, "eta": 0.3, "phi": 0.4, "mass": 9, "btag": 0.1}]]
+    met = [{"pt": 30.0, "phi": 1.0}, {"pt": 20.0, "phi": 0.0}]
+    o = dk.compute(_chunk(ele, mu, jets, met), dk.Options(missing_jet_value=-1.0), None)
+    jet_keys = [k for k in o.tabular if k.startswith(("j1_", "j2_"))] + ["angle_jj"]
+    assert all(o.tabular[k][0] == -1.0 for k in jet_keys)
+    assert all(o.tabular[k][1] == -1.0 for k in jet_keys if k.startswith("j2_") or k == "angle_jj")
+    assert o.tabular["j1_px"][1] == pytest.approx(vector.obj(pt=60, eta=0.3, phi=0.4, mass=9).px, rel=1e-5)
+    assert all(np.isfinite(v).all() for v in o.tabular.values())

@@ -32,6 +32,7 @@ from dl4hep.features.registry import get_feature_set, parse_options
 from dl4hep.features.selection import compile_selection
 from dl4hep.io.atomic import atomic_output
 from dl4hep.io.reader import ChunkReader, merge_needs
+from dl4hep.io.runs import read_run_info
 from dl4hep.io.schema import load_input_schema
 from dl4hep.provenance import write_provenance
 
@@ -168,7 +169,7 @@ def build_features(*, config: Any, task: str, sample: str, input_path: Path, out
     reader = ChunkReader(Path(input_path), schema, plan.needs, step_size=tcfg.reading.step_size,
                          entry_stop=tcfg.reading.entry_stop)
     out = Path(out)
-    meta = plan.metadata()
+    meta = {**plan.metadata(), **read_run_info(reader.path, schema)}
     empty = _to_table(plan, None, plan.empty_output(), np.zeros(0, bool))
     arrow_schema = _non_nullable(empty.schema).with_metadata({b"dl4hep": json.dumps(meta).encode()})
     summary = {"input": str(reader.path), "output": str(out), "entries": reader.num_entries, "chunks": 0,

@@ -17,8 +17,11 @@ Tabular features (GeV, rad):
   (CMS, Phys. Lett. B 791 (2019) 96):
   :math:`m_T^{\ell\ell,\,\mathrm{MET}} = \sqrt{2\,p_T^{\ell\ell}\,E_T^{miss}\,(1 - \cos\Delta\phi(\ell\ell, \vec p_T^{miss}))}`.
 
-Missing objects give NaN (an event with < 2 leptons has NaN lepton features; the
+Missing leptons give NaN (an event with < 2 leptons has NaN lepton features; the
 task selection ``n_leptons >= 2`` removes it; NaN policy belongs to the dataset stage).
+Missing jets give ``missing_jet_value`` (default 0) in ``j1_*``, ``j2_*`` and ``angle_jj``:
+0- and 1-jet events are the signal-rich H→WW categories and ``n_jets`` tells the
+model which entries are real.
 Observers: ``n_leptons, n_jets, mll, pt`` (= pT_ll), ``met``, ``ht``.
 """
 
@@ -28,7 +31,7 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from dl4hep.features.base import FeatureOutput, to_numpy
 
@@ -47,6 +50,12 @@ _LEP = {"pt": True, "eta": True, "phi": True, "mass": True, "iso": True}
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    missing_jet_value: float = Field(
+        0.0,
+        description="Value of j1_*/j2_*/angle_jj when the event has fewer jets (0-jet events are "
+        "the most sensitive H->WW category, so they must not be dropped as NaN).",
+    )
 
 
 def needs(options: Options) -> dict[str, dict[str, bool]]:
@@ -99,6 +108,12 @@ def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
         "mT": np.sqrt(np.maximum(0.0, 2 * ptll * chunk["met"].pt * (1 - np.cos(dphi_met)))),
     })
     tab = {k: to_numpy(v) for k, v in tab.items()}
+    n_jet = to_numpy(ak.num(jp4, axis=1))
+    for rank, prefix in ((1, "j1_"), (2, "j2_")):
+        missing = n_jet < rank
+        for key in [k for k in tab if k.startswith(prefix)]:
+            tab[key][missing] = options.missing_jet_value
+    tab["angle_jj"][n_jet < 2] = options.missing_jet_value
     n_lep = to_numpy(ak.num(leps, axis=1))
     obs = {"n_leptons": n_lep, "n_jets": tab["n_jets"], "mll": tab["mll"], "pt": tab["ptll"],
            "met": tab["MET"], "ht": tab["HT"]}
