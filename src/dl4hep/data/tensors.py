@@ -145,6 +145,11 @@ def _numpy(arr: ak.Array) -> np.ndarray:
         return ak.to_numpy(ak.to_regular(arr, axis=None))
 
 
+def _torch(a: np.ndarray) -> Tensor:
+    a = np.asarray(a)
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
 def arrays_to_tensors(arr: ak.Array, spec: InputSpec, extra: Sequence[str] = ()) -> dict[str, Tensor]:
     """Normalised model inputs plus ``extra`` flat columns (``label``, ``train_weight``, ...) as tensors.
 
@@ -175,9 +180,9 @@ def arrays_to_tensors(arr: ak.Array, spec: InputSpec, extra: Sequence[str] = ())
         col = arr[name]
         if col.fields:
             for f in col.fields:
-                out[f"{name}.{f}"] = torch.from_numpy(np.asarray(_numpy(col[f])))
+                out[f"{name}.{f}"] = _torch(_numpy(col[f]))
         else:
-            out[name] = torch.from_numpy(np.asarray(_numpy(col)))
+            out[name] = _torch(_numpy(col))
     return out
 
 
@@ -208,7 +213,7 @@ def load_columns(
     arr = _read(split_path(dataset_dir, split), list(columns))
     if max_rows is not None:
         arr = arr[:max_rows]
-    return {c: torch.from_numpy(np.asarray(_numpy(arr[c]))) for c in columns}
+    return {c: _torch(_numpy(arr[c])) for c in columns}
 
 
 def split_nbytes(path: Path) -> int:

@@ -1,0 +1,234 @@
+"""Trainer, predict and data tensors on small synthetic datasets (docs/architecture.md contracts)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dl4hep.errors import DataError
+from tests.unit._synthetic import make_config, make_dataset, one_thread
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+__all__ = ["one_thread"]
+
+TINY = {
+    "dnn": {"hidden": [16, 16]},
+    "pfn": {"phi_sizes": [16, 16], "f_sizes": [16]},
+    "particlenet": {"k": 4, "conv_channels": [[16, 16], [16, 16]], "fc_channels": [16]},
+    "particle_transformer": {"embed_dims": [16, 16], "pair_embed_dims": [8], "num_heads": 2, "num_layers": 1, "num_cls_layers": 1},
+    "hit_gnn": {"k": 4, "hidden": 16, "num_layers": 2},
+}
+HISTORY = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "val_auc", "lr", "samples_per_s", "epoch_time_s"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("ds"), n=192, max_points=8, n_classes=3, seed=3)
+
+
+def _train(tmp, dataset, kind="dnn", *, out="m", training=None, n_classes=3, **kw):
+    from dl4hep.training.api import train_model
+
+    cfg = make_config(kind, hyperparameters=TINY[kind], training=training, n_classes=n_classes)
+    return train_model(config=cfg, task="t", model=kind, dataset_dir=dataset, out_dir=tmp / out, progress=False, **kw)
+
+
+def _history(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_writes_model_directory(tmp_path, dataset):
+    result = _train(tmp_path, dataset, "pfn")
+    d = tmp_path / "m"
+    for name in ("best.pt", "last.pt", "history.csv", "summary.json", "provenance.json"):
+        assert (d / name).is_file(), name
+    assert (d / "tensorboard").is_dir()
+    rows = _history(d / "history.csv")
+    assert list(rows[0]) == HISTORY
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["parameters"] == result["parameters"] > 0
+    assert summary["flops_per_sample"] > 0
+    assert json.loads((d / "provenance.json").read_text())["stage"] == "train"
+    ckpt = torch.load(d / "best.pt", weights_only=False)
+    assert ckpt["model"]["classes"] == ["c0", "c1", "c2"]
+    assert ckpt["model"]["input"]["block"] == "points"
+
+
+@pytest.mark.parametrize("kind", ["dnn", "particlenet", "particle_transformer"])
+def test_seeded_runs_are_identical(tmp_path, dataset, kind):
+    _train(tmp_path, dataset, kind, out="a", training={"epochs": 2})
+    _train(tmp_path, dataset, kind, out="b", training={"epochs": 2})
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("kind", ["dnn", "pfn"])
+def test_resume_reproduces_uninterrupted_run(tmp_path, dataset, kind):
+    training = {"epochs": 4, "schedule": "cosine", "warmup_epochs": 1, "early_stopping_patience": 3}
+    if kind == "dnn":
+        training["optimizer"] = "radam"
+    _train(tmp_path, dataset, kind, out="full", training=training)
+    _train(tmp_path, dataset, kind, out="cut", training=training, stop_after=2)
+    assert len(_history(tmp_path / "cut" / "history.csv")) == 2
+    _train(tmp_path, dataset, kind, out="cut", training=training, resume=True)
+    full = torch.load(tmp_path / "full" / "last.pt", weights_only=False)
+    cut = torch.load(tmp_path / "cut" / "last.pt", weights_only=False)
+    for k in full["state_dict"]:
+        assert torch.equal(full["state_dict"][k], cut["state_dict"][k]), k
+    assert full["epoch"] == cut["epoch"] == 4
+    hf, hc = _history(tmp_path / "full" / "history.csv"), _history(tmp_path / "cut" / "history.csv")
+    timing = {"samples_per_s", "epoch_time_s"}
+    assert [{k: v for k, v in r.items() if k not in timing} for r in hf] == [
+        {k: v for k, v in r.items() if k not in timing} for r in hc
+    ]
+    # a finished run resumed again does nothing more
+    again = _train(tmp_path, dataset, kind, out="cut", training=training, resume=True)
+    assert again["epochs_run"] == 0
+
+
+def test_learns_a_separable_dataset(tmp_path):
+    ds = make_dataset(tmp_path / "ds", n=600, n_classes=2, sep=1.0, seed=7)
+    result = _train(tmp_path, ds, "dnn", training={"epochs": 4, "lr": 5e-3}, n_classes=2)
+    assert result["best_val_auc"] > 0.8
+
+
+def test_early_stopping(tmp_path, dataset):
+    result = _train(tmp_path, dataset, "dnn", training={"epochs": 30, "lr": 0.5, "early_stopping_patience": 1,
+                                                       "optimizer": "sgd", "schedule": "constant"})
+    assert result["epochs_run"] < 30
+
+
+def test_single_class_dataset_is_an_error(tmp_path):
+    ds = make_dataset(tmp_path / "ds", n=64, n_classes=1)
+    meta = json.loads((ds / "meta.json").read_text())
+    meta["classes"] = ["c0", "c1"]
+    (ds / "meta.json").write_text(json.dumps(meta))
+    from dl4hep.training.api import train_model
+
+    cfg = make_config("dnn", hyperparameters=TINY["dnn"], n_classes=2)
+    with pytest.raises(DataError, match=r"holds only class \['c0'\].*at least two"):
+        train_model(config=cfg, task="t", model="dnn", dataset_dir=ds, out_dir=tmp_path / "m", progress=False)
+
+
+def test_empty_split_is_an_error(tmp_path):
+    ds = make_dataset(tmp_path / "ds", n_classes=2, sizes={"train": 64, "val": 0, "test": 8})
+    from dl4hep.training.api import train_model
+
+    cfg = make_config("dnn", hyperparameters=TINY["dnn"], n_classes=2)
+    with pytest.raises(DataError, match=r"val split .* is empty"):
+        train_model(config=cfg, task="t", model="dnn", dataset_dir=ds, out_dir=tmp_path / "m", progress=False)
+
+
+def test_class_mismatch_is_an_error(tmp_path, dataset):
+    from dl4hep.training.api import train_model
+
+    cfg = make_config("dnn", hyperparameters=TINY["dnn"], n_classes=2)
+    with pytest.raises(DataError, match=r"has classes \['c0', 'c1', 'c2'\] but task 't' has \['c0', 'c1'\]"):
+        train_model(config=cfg, task="t", model="dnn", dataset_dir=dataset, out_dir=tmp_path / "m", progress=False)
+
+
+def test_summary_only(tmp_path, dataset, capsys):
+    from dl4hep.training.api import train_model
+
+    cfg = make_config("particle_transformer", n_classes=3)  # default (paper) size
+    out = train_model(config=cfg, task="t", model="particle_transformer", dataset_dir=dataset,
+                      out_dir=tmp_path / "m", summary_only=True)
+    assert 1.5e6 < out["parameters"] < 2.7e6
+    assert out["flops_per_sample"] > 2 * out["parameters"]  # attention over 8 particles on top of the matmuls
+    assert "parameters" in capsys.readouterr().out
+    assert not (tmp_path / "m" / "last.pt").exists()
+
+
+def test_feature_subset(tmp_path, dataset):
+    from dl4hep.training.api import train_model
+
+    cfg = make_config("dnn", hyperparameters=TINY["dnn"], n_classes=3, features=["tau21", "mass"], training={"epochs": 1})
+    train_model(config=cfg, task="t", model="dnn", dataset_dir=dataset, out_dir=tmp_path / "m", progress=False)
+    ckpt = torch.load(tmp_path / "m" / "best.pt", weights_only=False)
+    assert ckpt["model"]["input"]["names"] == ["tau21", "mass"]
+
+
+def test_predict_writes_contract_columns(tmp_path, dataset):
+    from dl4hep.training.predict import predict_model
+
+    _train(tmp_path, dataset, "particle_transformer", training={"epochs": 1})
+    cfg = make_config("particle_transformer", hyperparameters=TINY["particle_transformer"], n_classes=3)
+    out = predict_model(config=cfg, task="t", model="particle_transformer", dataset_dir=dataset,
+                        model_dir=tmp_path / "m", out_dir=tmp_path / "p")
+    assert out["rows"] == {"train": 192, "val": 96, "test": 96}
+    df = pd.read_parquet(tmp_path / "p" / "test.parquet")
+    assert list(df.columns) == ["run", "event", "label", "weight", "score_c0", "score_c1", "score_c2", "obs_pt", "obs_eta"]
+    assert df["label"].dtype == np.int64 and df["weight"].dtype == np.float64
+    assert df["score_c0"].dtype == np.float32
+    np.testing.assert_allclose(df[["score_c0", "score_c1", "score_c2"]].sum(axis=1), 1.0, atol=1e-5)
+    truth = pd.read_parquet(dataset / "test.parquet", columns=["event", "label"])
+    np.testing.assert_array_equal(df["event"], truth["event"])
+    assert (tmp_path / "p" / "provenance.json").is_file()
+
+
+def test_streaming_batches_visit_every_row_once(tmp_path):
+    from dl4hep.data.tensors import StreamingBatches, input_spec, make_batches, read_meta
+
+    ds = make_dataset(tmp_path / "ds", n=100, row_group_size=16)
+    spec = input_spec(read_meta(ds), inputs="points")
+    batches = make_batches(ds, "train", spec, extra=("event",), batch_size=10, shuffle=True,
+                           generator=torch.Generator().manual_seed(0), device="cpu", memory_budget=1)
+    assert isinstance(batches, StreamingBatches)
+    events = torch.cat([b["event"] for b in batches])
+    assert sorted(events.tolist()) == list(range(100))
+    assert not torch.equal(events, torch.arange(100))
+
+
+def test_tensor_batches_shard_for_ddp(tmp_path):
+    from dl4hep.data.tensors import TensorBatches
+
+    t = {"x": torch.arange(10)}
+    seen = []
+    for rank in range(3):
+        b = TensorBatches(t, batch_size=2, shuffle=True, generator=torch.Generator().manual_seed(1), rank=rank, world_size=3)
+        seen += torch.cat([x["x"] for x in b]).tolist()
+    assert len(seen) == 12 and set(seen) == set(range(10))
+
+
+def test_normalisation_applied_and_padding_zero(dataset):
+    from dl4hep.data.tensors import input_spec, load_split, read_meta
+
+    meta = read_meta(dataset)
+    t = load_split(dataset, "train", input_spec(meta, inputs="points"))
+    pts, mask = t["points"], t["points_mask"]
+    assert (pts[~mask] == 0).all() and (t["points_p4"][~mask] == 0).all()
+    torch.testing.assert_close(pts[mask].mean(0), torch.zeros(5), atol=1e-4, rtol=0)
+    tab = load_split(dataset, "train", input_spec(meta, inputs="tabular"))["tabular"]
+    torch.testing.assert_close(tab.std(0, unbiased=False), torch.ones(4), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle", "step", "constant"])
+def test_schedules(schedule):
+    from dl4hep.config import TrainingConfig
+    from dl4hep.training.schedules import lr_multiplier
+
+    cfg = TrainingConfig(epochs=10, schedule=schedule, warmup_epochs=1, step_size_epochs=3, step_gamma=0.5)
+    f = lr_multiplier(cfg, steps_per_epoch=10)
+    values = [f(s) for s in range(100)]
+    assert all(0 <= v <= 1 + 1e-9 for v in values)
+    assert values[0] < values[9]  # warm-up rises
+    if schedule == "cosine":
+        assert values[-1] < 0.01
+    if schedule == "step":
+        assert values[30] == pytest.approx(0.5) and values[60] == pytest.approx(0.25)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_bf16_training(tmp_path, dataset):
+    result = _train(tmp_path, dataset, "particle_transformer", training={"epochs": 1, "device": "cuda"})
+    assert result["device"].startswith("cuda")
