@@ -234,6 +234,7 @@ def generate_sample(*, config: Any, sample: str, events: int, seed: int, out: Pa
     out = Path(out)
     with atomic_output(out) as tmp:
         summary = write_events(tmp, gen, events=events, seed=seed)
+        tmp.chmod(0o644)  # mkstemp creates 0600; ntuples are meant to be shared
     summary["time_total_s"] = time.perf_counter() - t0
     summary["events_per_s"] = events / max(summary["time_total_s"], 1e-9)
     summary.update(task=task, sample=sample, process=settings.process, seed=seed, output=str(out))
