@@ -164,7 +164,7 @@ def test_multiclass_task_every_output(tmp_path, inject_model):
 
 
 def test_importance_skipped_without_inference_api(tmp_path, caplog, monkeypatch):
-    cfg = make_config("dilepton", {"dnn": {}}, experiment="none")
+    cfg = make_config("dilepton", {"dnn": {}}, experiment="none", evaluation={"pt_observer": None})
     inputs = write_inputs(tmp_path, cfg, "dilepton", n=500)
     monkeypatch.setattr(api, "_load_score_fn", lambda d: (None, "dl4hep.training.inference is not available"))
     with caplog.at_level(logging.WARNING, logger="dl4hep.evaluation.api"):
@@ -200,8 +200,24 @@ def test_unknown_model_is_a_config_error(tmp_path):
                           predictions_dir=tmp_path, out_dir=tmp_path / "e")
 
 
-def test_class_absent_from_test_skips_its_curves(tmp_path, caplog, inject_model):
-    cfg = make_config("jets", {"dnn": {}}, evaluation={"permutation_importance": False})
+SMALL_TASK = """
+input: generated
+features: [jet_substructure]
+classes: [top, w, qcd]
+background: qcd
+samples:
+  top: {label: top, generator: {process: ttbar_hadronic}}
+  wqq: {label: w, generator: {process: w_hadronic}}
+  qcd: {label: qcd, generator: {process: qcd_dijet}}
+models: {dnn: {}}
+evaluation: {permutation_importance: false, pt_observer: null}
+"""
+
+
+def test_class_absent_from_test_skips_its_curves(tmp_path, caplog):
+    definition = tmp_path / "small.yaml"
+    definition.write_text(SMALL_TASK)
+    cfg = make_config("jets", {"dnn": {}}, definition=str(definition))
     inputs = write_inputs(tmp_path, cfg, "jets", n=1500, drop_class_in_test="w")
     with caplog.at_level(logging.WARNING, logger="dl4hep.evaluation.api"):
         summary = api.evaluate_task(config=cfg, task="jets", out_dir=tmp_path / "e", **inputs)

@@ -71,7 +71,8 @@ class PlotWriter:
     @contextlib.contextmanager
     def style(self) -> Iterator[None]:
         sheet = {"CMS": mplhep.style.CMS, "ATLAS": mplhep.style.ATLAS}.get(self.experiment, "default")
-        with plt.style.context(sheet):
+        # Plain-text tick labels: mathtext parsing of every tick label dominated the run time.
+        with plt.style.context([sheet, {"axes.formatter.use_mathtext": False}]):
             yield
 
     def label(self, ax: plt.Axes, *, lumi: bool = False) -> None:
@@ -92,10 +93,14 @@ class PlotWriter:
         """Write ``stem.pdf`` and ``stem.png`` atomically, close ``fig``, return the names."""
         names = []
         try:
+            # One draw for the tight bounding box, shared by both formats (bbox_inches="tight"
+            # would draw twice per format; drawing dominates the stage's run time).
+            fig.canvas.draw()
+            bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.08)
             for fmt in FORMATS:
                 target = self.plots_dir / f"{stem}.{fmt}"
                 with atomic_output(target) as tmp:
-                    fig.savefig(tmp, format=fmt, dpi=self.dpi, bbox_inches="tight")
+                    fig.savefig(tmp, format=fmt, dpi=self.dpi, bbox_inches=bbox)
                 names.append(target.name)
         finally:
             plt.close(fig)
@@ -135,6 +140,7 @@ def plot_roc(
         fig, (ax, rax) = plt.subplots(
             2, 1, figsize=(9, 9), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
         )
+        writer.label(ax)  # before the content: mplhep draws the figure to place the text
         rejections = {}
         for name, c in curves.items():
             fpr = np.interp(grid, c.eff_sig, c.eff_bkg)
@@ -146,7 +152,6 @@ def plot_roc(
         ax.set_yscale("log")
         ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
         ax.legend(title=title, loc="upper right", fontsize="small")
-        writer.label(ax)
         ref = rejections.get(reference)
         for name, rej in rejections.items():
             if ref is not None:
@@ -169,6 +174,7 @@ def plot_confusion(
     n = len(classes)
     with writer.style():
         fig, ax = plt.subplots(figsize=(2.0 + 1.4 * n, 1.6 + 1.3 * n))
+        writer.label(ax)  # before the content: mplhep draws the figure to place the text
         im = ax.imshow(np.nan_to_num(normalised), cmap="Blues", vmin=0, vmax=1)
         fig.colorbar(im, ax=ax, label="Fraction of true class")
         small = "x-small" if n > 3 else "small"
@@ -183,7 +189,6 @@ def plot_confusion(
         ax.minorticks_off()
         ax.set_xlabel(f"Predicted class ({model})")
         ax.set_ylabel("True class")
-        writer.label(ax)
         return writer.save(fig, stem)
 
 
@@ -223,6 +228,7 @@ def plot_scores(
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     with writer.style():
         fig, axes = _grid(len(panels), 3, size=6.0)
+        writer.label(axes.flat[0])  # before the content: mplhep draws the figure to place the text
         for ax, (xlabel, groups) in zip(axes.flat, panels.items(), strict=False):
             for k, g in enumerate(groups):
                 col = colors[k % len(colors)]
@@ -240,7 +246,6 @@ def plot_scores(
             ax.set_xlabel(xlabel)
             ax.set_ylabel("Normalised")
             ax.legend(fontsize="x-small", loc="upper center")
-        writer.label(axes.flat[0])
         fig.suptitle(f"{model}: training vs test", y=1.0, fontsize="medium")
         return writer.save(fig, stem)
 
@@ -254,6 +259,7 @@ def plot_significance(
     """Significance vs lower cut on the discriminant, one panel per signal class; best cut marked."""
     with writer.style():
         fig, axes = _grid(len(scans), 2, size=7.0)
+        writer.label(axes.flat[0], lumi=True)  # before the content: mplhep draws the figure to place the text
         for ax, (title, sc) in zip(axes.flat, scans.items(), strict=False):
             ax.plot(sc.cuts, sc.z_s_sqrt_b, label=r"$S/\sqrt{B}$")
             ax.plot(sc.cuts, sc.z_s_sqrt_sb, label=r"$S/\sqrt{S+B}$")
@@ -271,7 +277,6 @@ def plot_significance(
             ax.set_ylabel("Significance")
             ax.legend(fontsize="x-small", loc="upper left", title=f"{model}: {title}", title_fontsize="x-small",
                       bbox_to_anchor=(0.0, 0.92))
-            writer.label(ax, lumi=True)
         return writer.save(fig, stem)
 
 
@@ -283,6 +288,7 @@ def plot_training(writer: PlotWriter, stem: str, history: Mapping[str, np.ndarra
     ep = history["epoch"]
     with writer.style():
         fig, axes = plt.subplots(1, 3, figsize=(21, 6.5))
+        writer.label(axes[0])  # before the content: mplhep draws the figure to place the text
         ax = axes[0]
         for key, lab in (("train_loss", "training"), ("val_loss", "validation")):
             if key in history:
@@ -303,7 +309,6 @@ def plot_training(writer: PlotWriter, stem: str, history: Mapping[str, np.ndarra
         for ax in axes:
             ax.set_xlabel("Epoch")
             ax.legend(fontsize="small", title=model, title_fontsize="small")
-        writer.label(axes[0])
         return writer.save(fig, stem)
 
 
@@ -330,6 +335,7 @@ def plot_features(
     """
     with writer.style():
         fig, axes = _grid(len(names), 4, size=4.6)
+        writer.label(axes.flat[0])  # before the content: mplhep draws the figure to place the text
         for j, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
             col = values[:, j].astype(np.float64)
             good = np.isfinite(col)
@@ -350,7 +356,6 @@ def plot_features(
             ax.tick_params(labelsize="x-small")
             if j == 0:
                 ax.legend(fontsize="x-small")
-        writer.label(axes.flat[0])
         return writer.save(fig, stem)
 
 
@@ -363,13 +368,13 @@ def plot_importance(writer: PlotWriter, stem: str, imp: Importance, *, model: st
     n = len(order)
     with writer.style():
         fig, ax = plt.subplots(figsize=(9, 2.5 + 0.45 * n))
+        writer.label(ax)  # before the content: mplhep draws the figure to place the text
         ax.barh(np.arange(n), imp.drop_mean[order], xerr=imp.drop_std[order], color="tab:blue", alpha=0.8)
         ax.set_yticks(np.arange(n), [imp.features[i] for i in order], fontsize="small")
         ax.minorticks_off()
         ax.axvline(0, color="k", lw=1)
         ax.set_xlabel(f"AUC drop when shuffled (baseline AUC = {imp.baseline_auc:.4f})")
-        ax.set_title(model, loc="right", fontsize="small", pad=28)
-        writer.label(ax)
+        ax.text(0.98, 0.02, model, transform=ax.transAxes, ha="right", va="bottom", fontsize="small")
         return writer.save(fig, stem)
 
 
@@ -396,6 +401,7 @@ def plot_efficiency_vs_observer(
     half = 0.5 * np.diff(edges)
     with writer.style():
         fig, (ax, rax) = plt.subplots(2, 1, figsize=(9, 10), sharex=True, gridspec_kw={"hspace": 0.08})
+        writer.label(ax)  # before the content: mplhep draws the figure to place the text
         for name, s in series.items():
             ax.errorbar(centres, s["eff_sig"], xerr=half, yerr=s["eff_sig_err"], fmt="o", ms=4, label=name)
             rax.errorbar(centres, s["rejection"], xerr=half, yerr=s["rejection_err"], fmt="o", ms=4, label=name)
@@ -408,5 +414,4 @@ def plot_efficiency_vs_observer(
         rax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
         rax.set_xlabel(observer)
         rax.set_xlim(edges[0], edges[-1])
-        writer.label(ax)
         return writer.save(fig, stem)
