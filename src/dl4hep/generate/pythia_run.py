@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 import awkward as ak
@@ -28,11 +30,27 @@ def import_pythia():
     return pythia8
 
 
+_BANNER_DONE = False
+
+
 def import_fastjet():
+    """Return the fastjet module; its one-time banner goes to stderr, not stdout."""
+    global _BANNER_DONE
     try:
         import fastjet
     except ImportError:
         raise MissingDependencyError(f"Jet clustering needs the fastjet package. Install it with: {INSTALL}") from None
+    if not _BANNER_DONE:
+        _BANNER_DONE = True
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)  # FastJet prints its banner with std::cout on the first clustering
+            fastjet.ClusterSequence([fastjet.PseudoJet(1.0, 0.0, 0.0, 1.0)],
+                                    fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4))
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
     return fastjet
 
 
