@@ -59,3 +59,19 @@ def test_provenance_records_config_version_and_commit(tmp_path):
     d = tmp_path / "dir"
     d.mkdir()
     assert write_provenance(d, stage="dataset", config={}) == d / "provenance.json"
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "f.txt") as tmp:
+            tmp.write_text("x")
+        with atomic_directory(tmp_path / "d") as tmp:
+            pass
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

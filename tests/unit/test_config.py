@@ -37,7 +37,7 @@ def test_main_config_overrides_task_and_model(at_repo):
     assert jets.samples["qcd"].events == 150
     # from configs/tasks/jets.yaml, untouched by mini.yaml
     assert jets.samples["qcd"].generator["pthat_min"] == 450
-    assert jets.models["dnn"].training.epochs == 3
+    assert jets.models["dnn"].training.epochs == 10
     assert jets.feature_options["jet_point_cloud"]["max_particles"] == 64
 
 
