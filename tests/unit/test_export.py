@@ -73,3 +73,16 @@ def test_export_over_tolerance_raises_and_writes_nothing(trained, tmp_path):
     with pytest.raises(DataError, match=r"differs from PyTorch by max \|delta\|.*> tolerance"):
         export_onnx(model_dir=trained["dnn"], out=out, tolerance=-1.0)
     assert not out.exists()
+
+
+def test_graph_models_refuse_export_clearly(tmp_path):
+    from dl4hep.errors import ConfigError
+    from dl4hep.training.api import train_model
+    from dl4hep.training.export import export_onnx
+
+    ds = make_dataset(tmp_path / "ds", n=32, max_points=6, n_classes=2)
+    cfg = make_config("hit_gnn", hyperparameters={"k": 2, "hidden": 8, "num_layers": 1}, training={"epochs": 1})
+    train_model(config=cfg, task="t", model="hit_gnn", dataset_dir=ds, out_dir=tmp_path / "m", progress=False)
+    with pytest.raises(ConfigError, match=r"'hit_gnn' .* cannot be exported to ONNX.*data-dependent size"):
+        export_onnx(model_dir=tmp_path / "m", out=tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()

@@ -18,12 +18,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dl4hep.errors import DataError, MissingDependencyError
+from dl4hep.errors import ConfigError, DataError, MissingDependencyError
 from dl4hep.io.atomic import atomic_output
 from dl4hep.provenance import write_provenance
 from dl4hep.training.checkpoint import load_trained
 
-__all__ = ["export_onnx"]
+__all__ = ["NOT_EXPORTABLE", "export_onnx"]
+
+#: Types whose flat graph of real particles has a data-dependent size that torch.export cannot trace.
+NOT_EXPORTABLE = {"particlenet", "hit_gnn"}
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,9 @@ def _export(wrapper: nn.Module, args: tuple[Tensor, ...], names: tuple[str, ...]
         )
     except ImportError as err:
         raise MissingDependencyError(f"ONNX export needs onnx and onnxscript: pip install onnx onnxscript ({err})") from err
+    except Exception as err:  # torch.export / onnxscript raise many types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"torch.onnx.export failed for {path.name}: {first}") from err
 
 
 def export_onnx(*, model_dir: Path, out: Path, tolerance: float = 1e-4) -> dict[str, Any]:
@@ -67,6 +73,13 @@ def export_onnx(*, model_dir: Path, out: Path, tolerance: float = 1e-4) -> dict[
         raise MissingDependencyError(f"export needs onnx and onnxruntime: pip install onnx onnxruntime ({err})") from err
     model_dir, out = Path(model_dir), Path(out)
     net, spec, ckpt = load_trained(model_dir)
+    if ckpt["model"]["type"] in NOT_EXPORTABLE:
+        raise ConfigError(
+            f"model type '{ckpt['model']['type']}' of {model_dir} cannot be exported to ONNX: its graph of real "
+            "particles has a data-dependent size (boolean masking, filtered kNN edges) that torch.export cannot "
+            f"trace with a dynamic batch. Exportable types: dnn, pfn, particle_transformer. Use PyTorch "
+            "inference (`dl4hep predict`) for this model"
+        )
     names = tuple(net.input_names)
     example = ckpt.get("example") or {}
     if not example or any(n not in example for n in names):
