@@ -422,6 +422,10 @@ def _fit(
                 bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
         bar.close()
         train_time = time.perf_counter() - t0
+        if dist.enabled:  # training metrics over all ranks
+            totals = torch.stack([sum_loss, sum_w, correct.double(), torch.tensor(float(seen), device=device, dtype=torch.float64)])
+            torch.distributed.all_reduce(totals)
+            sum_loss, sum_w, correct, seen = totals[0], totals[1], totals[2].long(), int(totals[3].item())
         train_loss = float((sum_loss / sum_w.clamp_min(1e-12)).item())
         train_acc = correct.item() / max(1, seen)
 
@@ -431,7 +435,7 @@ def _fit(
             row = {
                 "epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"], "train_acc": train_acc,
                 "val_acc": val["acc"], "val_auc": val["auc"], "lr": optimizer.param_groups[0]["lr"],
-                "samples_per_s": seen * dist.world / train_time, "epoch_time_s": time.perf_counter() - t0,
+                "samples_per_s": seen / train_time, "epoch_time_s": time.perf_counter() - t0,
             }
             history.append(row)
             improved = row["val_loss"] < best_loss
