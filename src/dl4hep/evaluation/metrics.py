@@ -119,10 +119,16 @@ def rejection_at(curve: Roc, eff_sig: float) -> dict[str, float | None]:
         ``rejection`` and ``rejection_err`` are None where ε_B is 0 (no background passes).
     """
     tpr, fpr, thr = curve.eff_sig, curve.eff_bkg, curve.thresholds
-    # roc_curve's first threshold is +inf (nothing passes); keep it out of the cut interpolation.
-    finite = np.isfinite(thr)
-    eps_b = float(np.interp(eff_sig, tpr, fpr))
-    cut = float(np.interp(eff_sig, tpr[finite], thr[finite])) if finite.any() else float("nan")
+    # First ROC point reaching eff_sig (the tightest such cut, hence the lowest ε_B on a
+    # plateau of ε_S), interpolated linearly from the point before it.
+    i = int(np.clip(np.searchsorted(tpr, eff_sig, side="left"), 0, len(tpr) - 1))
+    if i == 0 or tpr[i] == tpr[i - 1]:
+        eps_b, cut = float(fpr[i]), float(thr[i])
+    else:
+        f = (eff_sig - tpr[i - 1]) / (tpr[i] - tpr[i - 1])
+        eps_b = float(fpr[i - 1] + f * (fpr[i] - fpr[i - 1]))
+        # roc_curve's first threshold is +inf (nothing passes): no interpolation towards it.
+        cut = float(thr[i]) if not np.isfinite(thr[i - 1]) else float(thr[i - 1] + f * (thr[i] - thr[i - 1]))
     err_b = float(binomial_error(eps_b, curve.n_bkg_eff))
     if eps_b > 0:
         rej: float | None = 1.0 / eps_b

@@ -78,10 +78,14 @@ class PlotWriter:
     def label(self, ax: plt.Axes, *, lumi: bool = False) -> None:
         """Experiment label (simulation) on ``ax``; √s always, luminosity where yields are shown."""
         lumi_value = self.luminosity if lumi else None
+        # data=False already writes "Simulation": drop it from the configured text to avoid a repeat.
+        text = self.label_text
+        if text.lower().startswith("simulation"):
+            text = text[len("simulation"):].strip()
         if self.experiment == "CMS":
-            mplhep.cms.label(text=self.label_text, data=False, lumi=lumi_value, com=self.com_energy, ax=ax)
+            mplhep.cms.label(text=text, data=False, lumi=lumi_value, com=self.com_energy, ax=ax)
         elif self.experiment == "ATLAS":
-            mplhep.atlas.label(text=self.label_text, data=False, lumi=lumi_value, com=self.com_energy, ax=ax)
+            mplhep.atlas.label(text=text, data=False, lumi=lumi_value, com=self.com_energy, ax=ax)
         else:
             right = f"$\\sqrt{{s}}$ = {self.com_energy:g} TeV"
             if lumi:
@@ -242,10 +246,12 @@ def plot_scores(
                     mplhep.histplot(v, edges, yerr=e, histtype="errorbar", color=col, ax=ax,
                                     markersize=4, label=f"{g.label} test{ks}")
             ax.set_yscale("log")
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(max(lo, 1e-4), hi * 300)  # head-room for label and legend
             ax.set_xlim(0, 1)
             ax.set_xlabel(xlabel)
             ax.set_ylabel("Normalised")
-            ax.legend(fontsize="x-small", loc="upper center")
+            ax.legend(fontsize="x-small", loc="upper right")
         fig.suptitle(f"{model}: training vs test", y=1.0, fontsize="medium")
         return writer.save(fig, stem)
 
@@ -258,7 +264,7 @@ def plot_significance(
 ) -> list[str]:
     """Significance vs lower cut on the discriminant, one panel per signal class; best cut marked."""
     with writer.style():
-        fig, axes = _grid(len(scans), 2, size=7.0)
+        fig, axes = _grid(len(scans), 2, size=9.0 if len(scans) == 1 else 7.0)
         writer.label(axes.flat[0], lumi=True)  # before the content: mplhep draws the figure to place the text
         for ax, (title, sc) in zip(axes.flat, scans.items(), strict=False):
             ax.plot(sc.cuts, sc.z_s_sqrt_b, label=r"$S/\sqrt{B}$")
@@ -272,11 +278,11 @@ def plot_significance(
                            label=f"best cut {best['cut']:.3f}: Z = {best['z']:.2f}\n"
                                  f"S = {best['s']:.3g}, B = {best['b']:.3g}")
             finite = np.concatenate([z[np.isfinite(z)] for z in (sc.z_s_sqrt_b, sc.z_asimov)] + [np.zeros(1)])
-            ax.set_ylim(0, 1.35 * max(float(np.percentile(finite, 99.5)), 1e-3))
+            ax.set_ylim(0, 1.9 * max(float(np.percentile(finite, 99.5)), 1e-3))
             ax.set_xlabel(f"Cut on {title} discriminant")
             ax.set_ylabel("Significance")
             ax.legend(fontsize="x-small", loc="upper left", title=f"{model}: {title}", title_fontsize="x-small",
-                      bbox_to_anchor=(0.0, 0.92))
+                      bbox_to_anchor=(0.0, 0.86), ncols=2)
         return writer.save(fig, stem)
 
 
@@ -410,7 +416,8 @@ def plot_efficiency_vs_observer(
         ax.set_ylim(0, 1.3)
         ax.legend(title=f"{model}, WP $\\varepsilon_S$ = {100 * working_point:g}%", fontsize="small",
                   title_fontsize="small", loc="upper right")
-        rax.set_yscale("log")
+        if any(np.any(np.isfinite(s["rejection"]) & (s["rejection"] > 0)) for s in series.values()):
+            rax.set_yscale("log")  # bins where no background passes have no point
         rax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
         rax.set_xlabel(observer)
         rax.set_xlim(edges[0], edges[-1])
