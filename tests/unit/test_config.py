@@ -34,7 +34,7 @@ def test_shipped_configs_validate(at_repo, name):
 def test_main_config_overrides_task_and_model(at_repo):
     cfg = load_analysis("configs/mini.yaml")
     jets = cfg.task("jets")
-    assert jets.samples["qcd"].events == 150
+    assert jets.samples["qcd"].events == 400
     # from configs/tasks/jets.yaml, untouched by mini.yaml
     assert jets.samples["qcd"].generator["pthat_min"] == 450
     assert jets.models["dnn"].training.epochs == 10

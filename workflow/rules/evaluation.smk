@@ -10,6 +10,10 @@ rule evaluate:
         histories=lambda wc: [
             f"{PLAN.model_dir(wc.task, m)}/history.csv" for m in ANALYSIS.task(wc.task).models
         ],
+        # permutation importance re-runs the trained tabular models
+        checkpoints=lambda wc: [
+            f"{PLAN.model_dir(wc.task, m)}/best.pt" for m in ANALYSIS.task(wc.task).models
+        ],
     output:
         comparison_csv=f"{OUT}/evaluation/{{task}}/comparison.csv",
         comparison_md=report(
