@@ -12,7 +12,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["activation", "dense_to_flat", "flat_to_dense", "knn_edge_index", "mlp", "segment_mean"]
+__all__ = [
+    "activation", "dense_to_flat", "flat_to_dense", "gather_neighbours", "knn_edge_index", "knn_indices",
+    "masked_mean", "mlp", "segment_mean",
+]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
 
@@ -57,14 +60,38 @@ def flat_to_dense(x: Tensor, mask: Tensor) -> Tensor:
     return out
 
 
-def knn_edge_index(coords: Tensor, mask: Tensor, position: Tensor, k: int) -> Tensor:
-    """k-nearest-neighbour graph of real particles, as a flat ``edge_index`` ``(2, E)``.
+def knn_indices(coords: Tensor, mask: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Padded k-nearest-neighbour indices ``(B, P, k')`` and their validity ``(B, P, k')``, ``k' = min(k, P - 1)``.
 
     Plain torch (no torch-cluster): squared distances ``(B, P, P)`` of the
     padded batch, padded keys and the particle itself set to +inf, then top-k.
-    Edges run neighbour -> centre (``edge_index[1]`` is the centre, PyG's
-    source-to-target flow); edges touching padding are dropped, so a particle
-    with fewer than ``k`` real neighbours gets fewer edges.
+    ``valid`` is False for a padded centre and for the +inf slots of a particle
+    with fewer than ``k`` real neighbours (their ``idx`` is meaningless). Shared
+    by :func:`knn_edge_index` (flat graph) and the dense inference path, so both
+    pick exactly the same neighbours.
+    """
+    b, p, _ = coords.shape
+    k = min(k, p - 1)
+    if k < 1:
+        empty = torch.zeros(b, p, 0, dtype=torch.long, device=coords.device)
+        return empty, empty.bool()
+    c = coords.float()
+    sq = (c * c).sum(-1)
+    d2 = sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * torch.bmm(c, c.transpose(1, 2))
+    invalid = ~mask.unsqueeze(1) | torch.eye(p, dtype=torch.bool, device=c.device).unsqueeze(0)
+    d2 = d2.masked_fill(invalid, float("inf"))
+    dist, idx = torch.topk(d2, k, dim=-1, largest=False)  # (B, P, k)
+    valid = mask.unsqueeze(-1) & torch.isfinite(dist)
+    return idx, valid
+
+
+def knn_edge_index(coords: Tensor, mask: Tensor, position: Tensor, k: int) -> Tensor:
+    """k-nearest-neighbour graph of real particles, as a flat ``edge_index`` ``(2, E)``.
+
+    Neighbours from :func:`knn_indices` (no self-loops, padding never a
+    neighbour). Edges run neighbour -> centre (``edge_index[1]`` is the centre,
+    PyG's source-to-target flow); edges touching padding are dropped, so a
+    particle with fewer than ``k`` real neighbours gets fewer edges.
 
     Args:
         coords: ``(B, P, D)`` coordinates of the kNN metric.
@@ -73,19 +100,31 @@ def knn_edge_index(coords: Tensor, mask: Tensor, position: Tensor, k: int) -> Te
         k: neighbours per particle.
     """
     b, p, _ = coords.shape
-    k = min(k, p - 1)
-    if k < 1:
+    idx, valid = knn_indices(coords, mask, k)
+    if idx.shape[-1] == 0:
         return torch.zeros(2, 0, dtype=torch.long, device=coords.device)
-    c = coords.float()
-    sq = (c * c).sum(-1)
-    d2 = sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * torch.bmm(c, c.transpose(1, 2))
-    invalid = ~mask.unsqueeze(1) | torch.eye(p, dtype=torch.bool, device=c.device).unsqueeze(0)
-    d2 = d2.masked_fill(invalid, float("inf"))
-    dist, idx = torch.topk(d2, k, dim=-1, largest=False)  # (B, P, k)
-    valid = mask.unsqueeze(-1) & torch.isfinite(dist)
     src = torch.gather(position.unsqueeze(1).expand(b, p, p), 2, idx)
-    dst = position.unsqueeze(-1).expand(b, p, k)
+    dst = position.unsqueeze(-1).expand(b, p, idx.shape[-1])
     return torch.stack([src[valid], dst[valid]])
+
+
+def gather_neighbours(x: Tensor, idx: Tensor) -> Tensor:
+    """Neighbour features ``(B, P, k, C)`` of padded ``x`` ``(B, P, C)`` at indices ``idx`` ``(B, P, k)``.
+
+    One flat ``index_select`` (an ONNX ``Gather``), no ``(B, P, P, C)`` expansion.
+    """
+    b, p, c = x.shape
+    k = idx.shape[-1]
+    offset = (torch.arange(b, device=x.device) * p).view(b, 1, 1)
+    return x.reshape(b * p, c).index_select(0, (idx + offset).reshape(-1)).reshape(b, p, k, c)
+
+
+def masked_mean(x: Tensor, mask: Tensor, dim: int) -> Tensor:
+    """Mean of ``x`` over ``dim`` where ``mask`` (``x.shape`` without the last axis) is True; 0 if none."""
+    m = mask.unsqueeze(-1)
+    total = torch.where(m, x, x.new_zeros(())).sum(dim)
+    count = m.to(x.dtype).sum(dim).clamp(min=1)
+    return total / count
 
 
 def segment_mean(x: Tensor, batch: Tensor, num_graphs: int) -> Tensor:

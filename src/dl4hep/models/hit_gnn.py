@@ -5,6 +5,10 @@ Hits are graph nodes; edges join each hit to its ``k`` nearest neighbours in
 ``num_layers`` EdgeConv layers of width ``hidden`` with residual connections,
 optionally rebuilding the graph in feature space (``dynamic``), then mean and
 max pooling over real hits and a small head.
+
+``dense = True`` (set by ``dl4hep export``) selects :meth:`HitGNN.forward_dense`,
+the padded, traceable inference twin of the torch-geometric path (see
+:mod:`dl4hep.models.particlenet`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dl4hep.models.common import dense_to_flat, flat_to_dense, knn_edge_index, segment_mean
+from dl4hep.models.common import (
+    dense_to_flat,
+    flat_to_dense,
+    knn_edge_index,
+    knn_indices,
+    masked_mean,
+    segment_mean,
+)
 from dl4hep.models.particlenet import EdgeConvBlock, coord_indices
 from dl4hep.models.specs import HitGNNParams
 
@@ -23,6 +34,8 @@ class HitGNN(nn.Module):
     """``points`` ``(B, P, F)``, ``points_mask`` ``(B, P)`` -> logits ``(B, C)``."""
 
     input_names = ("points", "points_mask")
+    #: Use :meth:`forward_dense` (padded, traceable; inference only) instead of the torch-geometric path.
+    dense = False
 
     def __init__(self, params: HitGNNParams, *, num_classes: int, input_dim: int, point_names: list[str] | None = None):
         super().__init__()
@@ -38,6 +51,8 @@ class HitGNN(nn.Module):
         )
 
     def forward(self, points: Tensor, points_mask: Tensor) -> Tensor:
+        if self.dense:
+            return self.forward_dense(points, points_mask)
         x, batch, position = dense_to_flat(points, points_mask)
         n_graphs = points.shape[0]
         edge_index = knn_edge_index(points.index_select(-1, self.coord_idx), points_mask, position, self.k)
@@ -49,5 +64,22 @@ class HitGNN(nn.Module):
         mean = segment_mean(x, batch, n_graphs)
         dense = flat_to_dense(x, points_mask).masked_fill(~points_mask.unsqueeze(-1), float("-inf"))
         maxed = dense.amax(1)
+        maxed = torch.where(torch.isfinite(maxed), maxed, maxed.new_zeros(()))
+        return self.head(torch.cat([mean, maxed], dim=1))
+
+    def forward_dense(self, points: Tensor, points_mask: Tensor) -> Tensor:
+        """Padded-batch forward with the same weights (inference only: BatchNorm must use running stats)."""
+        if self.training:
+            raise RuntimeError("HitGNN.forward_dense is inference-only; call .eval() first")
+        real = points_mask.unsqueeze(-1)
+        zero = points.new_zeros(())
+        idx, valid = knn_indices(points.index_select(-1, self.coord_idx), points_mask, self.k)
+        x = torch.where(real, self.embed(points), zero)
+        for i, layer in enumerate(self.layers):
+            if self.dynamic and i > 0:
+                idx, valid = knn_indices(x, points_mask, self.k)
+            x = torch.where(real, x + layer.forward_dense(x, idx, valid), zero)
+        mean = masked_mean(x, points_mask, dim=1)
+        maxed = x.masked_fill(~real, float("-inf")).amax(1)
         maxed = torch.where(torch.isfinite(maxed), maxed, maxed.new_zeros(()))
         return self.head(torch.cat([mean, maxed], dim=1))

@@ -5,6 +5,10 @@ with a dynamic batch dimension and returns ``logits`` and ``probabilities``
 ``(batch, classes)``. ``metadata_props`` hold the class names, input names,
 feature names, normalisation (``(x - mean) / std``; padding stays 0) and the
 model type and hyperparameters, as JSON strings.
+
+Graph models (ParticleNet, hit_gnn) are traced through their dense padded
+forward (``dense = True``: top-k kNN over the padded batch, same weights),
+checked against the torch-geometric forward they were trained with.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from dl4hep.training.checkpoint import load_trained
 
 __all__ = ["NOT_EXPORTABLE", "export_onnx"]
 
-#: Types whose flat graph of real particles has a data-dependent size that torch.export cannot trace.
-NOT_EXPORTABLE = {"particlenet", "hit_gnn"}
+#: Model types that cannot be exported. ParticleNet and hit_gnn export through their padded
+#: ``forward_dense`` path (the torch-geometric flat graph has a data-dependent size torch.export cannot trace).
+NOT_EXPORTABLE: set[str] = set()
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +80,7 @@ def export_onnx(*, model_dir: Path, out: Path, tolerance: float = 1e-4) -> dict[
     net, spec, ckpt = load_trained(model_dir)
     if ckpt["model"]["type"] in NOT_EXPORTABLE:
         raise ConfigError(
-            f"model type '{ckpt['model']['type']}' of {model_dir} cannot be exported to ONNX: its graph of real "
-            "particles has a data-dependent size (boolean masking, filtered kNN edges) that torch.export cannot "
-            f"trace with a dynamic batch. Exportable types: dnn, pfn, particle_transformer. Use PyTorch "
+            f"model type '{ckpt['model']['type']}' of {model_dir} cannot be exported to ONNX; use PyTorch "
             "inference (`dl4hep predict`) for this model"
         )
     names = tuple(net.input_names)
@@ -90,11 +93,13 @@ def export_onnx(*, model_dir: Path, out: Path, tolerance: float = 1e-4) -> dict[
     args = tuple(example[n] for n in names)
     n = len(args[0])
     sizes = sorted({n, max(1, n // 3)})
-    with torch.no_grad():  # reference from the model as trained (SDPA attention)
+    with torch.no_grad():  # reference from the model as trained (SDPA attention, torch-geometric graphs)
         reference = {rows: [t.numpy() for t in wrapper(*[a[:rows] for a in args])] for rows in sizes}
-    for m in net.modules():  # plain-op attention in the exported graph (see ParticleTransformer)
-        if hasattr(m, "explicit"):
+    for m in net.modules():
+        if hasattr(m, "explicit"):  # plain-op attention in the exported graph (see ParticleTransformer)
             m.explicit = True
+        if hasattr(m, "dense"):  # padded kNN instead of the flat PyG graph (ParticleNet, HitGNN)
+            m.dense = True
     info = ckpt["model"]
     metadata = {
         "classes": info["classes"], "background": info.get("background"), "inputs": list(names),
