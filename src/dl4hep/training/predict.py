@@ -25,7 +25,7 @@ from dl4hep.provenance import write_provenance
 from dl4hep.training.api import pick_device
 from dl4hep.training.checkpoint import load_trained
 
-__all__ = ["predict_model", "predict_split"]
+__all__ = ["predict_model", "predict_split", "score_tensors"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,18 @@ def _schema(classes: list[str], observers: list[str]) -> pa.Schema:
 
 
 @torch.no_grad()
+def score_tensors(
+    net: torch.nn.Module, tensors: dict[str, torch.Tensor], *, device: torch.device, batch_size: int = 2048
+) -> np.ndarray:
+    """Softmax probabilities ``(N, C)`` float32 of normalised model inputs (``arrays_to_tensors`` output), in batches."""
+    names = tuple(net.input_names)
+    probs = []
+    for batch in TensorBatches({k: tensors[k] for k in names}, batch_size=batch_size, device=device):
+        probs.append(torch.softmax(net(*[batch[k] for k in names]).float(), dim=1).cpu())
+    return torch.cat(probs).numpy()
+
+
+@torch.no_grad()
 def predict_split(
     net: torch.nn.Module, spec: Any, *, path: Path, out: Path, classes: list[str], observers: list[str],
     device: torch.device, batch_size: int = 2048,
@@ -46,17 +58,13 @@ def predict_split(
     """Score one split file into ``out``; return the number of rows written."""
     schema = _schema(classes, observers)
     extra = ("run", "event", "label", "weight", *(["observers"] if observers else []))
-    names = tuple(net.input_names)
     rows = 0
     with atomic_output(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for tensors in iter_row_groups(path, spec, extra=extra):
             n = len(tensors["label"])
             if n == 0:
                 continue
-            probs = []
-            for batch in TensorBatches({k: tensors[k] for k in names}, batch_size=batch_size, device=device):
-                probs.append(torch.softmax(net(*[batch[k] for k in names]).float(), dim=1).cpu())
-            p = torch.cat(probs).numpy()
+            p = score_tensors(net, tensors, device=device, batch_size=batch_size)
             cols: dict[str, Any] = {
                 "run": tensors["run"].numpy().astype(np.int64), "event": tensors["event"].numpy().astype(np.int64),
                 "label": tensors["label"].numpy().astype(np.int64),
