@@ -68,3 +68,19 @@ def test_wrong_type_in_a_task_override_fails_before_any_job(repo, tmp_path):
     assert res.returncode != 0
     assert "events" in res.stderr and "lots" in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.reliability
+def test_glob_matching_nothing_fails_before_any_job(repo, tmp_path):
+    cfg = tmp_path / "own.yaml"
+    cfg.write_text(
+        f"output: {tmp_path}/out\n"
+        "tasks:\n  dilepton:\n    input: nanoaod\n    samples:\n"
+        f"      hww: {{generator: null, files: ['{tmp_path}/nothing/*.root'], cross_section: 1.0}}\n"
+        f"      ttbar: {{generator: null, files: ['{repo.parent}/shared/data/real/nano_tt_v12.root'], cross_section: 1.0}}\n"
+    )
+    res = snakemake(repo, "-n", "--configfile", str(cfg))
+    assert res.returncode != 0
+    text = res.stdout + res.stderr
+    assert "samples.hww.files" in text and "matches no file" in text
+    assert not (tmp_path / "out").exists()
