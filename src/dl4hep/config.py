@@ -305,6 +305,15 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def _config_dir_hint(config_dir: Path) -> str:
+    if config_dir.is_absolute() or (config_dir / "tasks").is_dir():
+        return ""
+    return (
+        f" config_dir '{config_dir}' is relative to the working directory {Path.cwd()}: run from the "
+        "dl4hep checkout (where configs/ lives) or set config_dir to an absolute path."
+    )
+
+
 def _resolve_models(raw_models: dict[str, Any], config_dir: Path, where: str) -> dict[str, Any]:
     resolved = {}
     for name, override in (raw_models or {}).items():
@@ -342,7 +351,9 @@ def resolve_analysis(raw: dict[str, Any]) -> dict[str, Any]:
         if not task_file.exists():
             known = sorted(p.stem for p in (config_dir / "tasks").glob("*.yaml"))
             raise ConfigError(
-                f"tasks.{tname}: no task definition {task_file}; available: {known}." + did_you_mean(tname, known)
+                f"tasks.{tname}: no task definition {task_file}; available: {known}."
+                + did_you_mean(tname, known)
+                + _config_dir_hint(config_dir)
             )
         base = load_yaml(task_file)
         # A model list in the main config selects models; their overrides merge onto the task's.
