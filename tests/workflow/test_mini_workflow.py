@@ -16,8 +16,6 @@ from dl4hep.config import load_analysis
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
-pytest.importorskip("pythia8", reason="the mini workflow generates its samples with pythia8mc")
-
 
 def _snakemake(repo: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
     env = dict(os.environ, CONDOR_CONFIG=os.environ.get("CONDOR_CONFIG", "/dev/null"), MPLBACKEND="Agg")
