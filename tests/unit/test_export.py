@@ -75,14 +75,17 @@ def test_export_over_tolerance_raises_and_writes_nothing(trained, tmp_path):
     assert not out.exists()
 
 
-def test_graph_models_refuse_export_clearly(tmp_path):
-    from dl4hep.errors import ConfigError
+@pytest.mark.reliability
+def test_export_failing_its_check_leaves_no_file(tmp_path):
+    from dl4hep.errors import DataError
     from dl4hep.training.api import train_model
     from dl4hep.training.export import export_onnx
 
     ds = make_dataset(tmp_path / "ds", n=32, max_points=6, n_classes=2)
     cfg = make_config("hit_gnn", hyperparameters={"k": 2, "hidden": 8, "num_layers": 1}, training={"epochs": 1})
     train_model(config=cfg, task="t", model="hit_gnn", dataset_dir=ds, out_dir=tmp_path / "m", progress=False)
-    with pytest.raises(ConfigError, match=r"'hit_gnn' .* cannot be exported to ONNX.*data-dependent size"):
-        export_onnx(model_dir=tmp_path / "m", out=tmp_path / "model.onnx")
+    # a negative tolerance can never be met: the check must fail and publish nothing
+    with pytest.raises(DataError, match=r"differs from PyTorch by max \|delta\|.*the file was not written"):
+        export_onnx(model_dir=tmp_path / "m", out=tmp_path / "model.onnx", tolerance=-1.0)
     assert not (tmp_path / "model.onnx").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".model")] == []
