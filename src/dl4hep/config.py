@@ -155,6 +155,11 @@ class EvaluationConfig(_Strict):
         default_factory=lambda: [0.3, 0.5, 0.7], description="Signal efficiencies at which rejection is quoted."
     )
     background_uncertainty: float = Field(0.0, ge=0, description="Relative background uncertainty in Asimov Z.")
+    significance: bool = Field(
+        True,
+        description="Significance vs cut with sigma x L weights; off for object-level tasks whose "
+        "samples have no common luminosity (e.g. ECAL clusters vs minimum-bias pileup).",
+    )
     pt_observer: str | None = Field("pt", description="Observer for efficiency-vs-pT plots (None: skip).")
     pt_bins: list[float] = Field(
         default_factory=lambda: [0, 50, 100, 200, 300, 500, 700, 1000, 1500],

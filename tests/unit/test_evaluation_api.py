@@ -226,3 +226,17 @@ def test_class_absent_from_test_skips_its_curves(tmp_path, caplog):
     assert any("'w' has no test rows" in r.message for r in caplog.records)
     met = json.loads((tmp_path / "e" / "metrics" / "dnn.json").read_text())
     assert "w" not in met["signal_vs_background"] and "w" not in met["auc_one_vs_rest"]
+
+
+def test_significance_can_be_switched_off(tmp_path, inject_model):
+    cfg = make_config("dilepton", {"dnn": {}}, evaluation={"significance": False})
+    inputs = write_inputs(tmp_path, cfg, "dilepton")
+    inject_model(2)
+    out = tmp_path / "evaluation" / "dilepton"
+    summary = api.evaluate_task(config=cfg, task="dilepton", out_dir=out, **inputs)
+    assert not any(p.startswith("significance_") for p in summary["plots"])
+    index = json.loads((out / "plots" / "index.json").read_text())
+    assert {"plot": "significance_dnn", "reason": "evaluation.significance is false"} in index["skipped"]
+    met = json.loads((out / "metrics" / "dnn.json").read_text())
+    assert "significance" not in met["signal_vs_background"]["hww"]
+    assert 0.5 < met["auc"] <= 1.0

@@ -29,6 +29,7 @@ rule evaluate:
             caption="../report/plots.rst",
             category="{task}",
             subcategory="plots",
+            labels={"figure": "{name}"},
         ),
     log:
         f"{OUT}/logs/evaluate/{{task}}.log",

@@ -310,7 +310,7 @@ def _evaluate_model(
         rej = {f"{e:g}": rejection_at(c.roc, e) for e in ecfg.signal_efficiencies}
         entry: dict[str, Any] = {"auc": c.roc.auc, "n_sig_eff": c.roc.n_sig_eff, "n_bkg_eff": c.roc.n_bkg_eff,
                                  "rejection": rej}
-        if cname != INCLUSIVE:
+        if cname != INCLUSIVE and ecfg.significance:
             sc = scan_cuts(c.discriminant, c.is_signal, c.weight / test_frac,
                            rel_bkg_uncertainty=ecfg.background_uncertainty)
             scans[cname] = sc
@@ -340,6 +340,8 @@ def _evaluate_model(
 
     if scans:
         plot_significance(writer, f"significance_{name}", scans, model=name, rel_unc=ecfg.background_uncertainty)
+    elif not ecfg.significance:
+        skipped.append({"plot": f"significance_{name}", "reason": "evaluation.significance is false"})
     else:
         skipped.append({"plot": f"significance_{name}", "reason": "no signal class with test rows"})
 
