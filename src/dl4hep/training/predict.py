@@ -79,9 +79,13 @@ def predict_split(
 
 def predict_model(
     *, config: AnalysisConfig, task: str, model: str, dataset_dir: Path, model_dir: Path, out_dir: Path,
-    batch_size: int = 2048,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """Write ``out_dir/{train,val,test}.parquet`` with the scores of ``model_dir/best.pt``.
+
+    ``batch_size`` defaults to twice the training batch size: what fitted in memory with
+    gradients fits without them, while a fixed large batch would not (ParT's pairwise
+    tensors grow as batch × P² × channels: 2048 jets of 128 particles need ~5 GB).
 
     Returns:
         ``{"rows": {split: n}, "classes": [...], "checkpoint_epoch": e}``.
@@ -104,6 +108,7 @@ def predict_model(
     observers = list(meta.get("observers") or [])
     device = pick_device(mcfg.training.device)
     net.to(device)
+    batch_size = batch_size or 2 * mcfg.training.batch_size
     rows = {}
     for split in SPLITS:
         rows[split] = predict_split(
