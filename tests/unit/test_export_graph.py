@@ -132,3 +132,27 @@ def test_graph_export_matches_pytorch(trained, name, tmp_path):
         assert got_logits.shape == (batch, 3)
         assert np.max(np.abs(got_logits - logits.numpy())) < 1e-4
         assert np.max(np.abs(got_probs - torch.softmax(logits, 1).numpy())) < 1e-4
+
+
+def test_knn_on_a_crystal_grid_picks_the_same_neighbours_in_onnxruntime(tmp_path):
+    """Integer (ieta, iphi) offsets tie constantly; torch and onnxruntime must agree anyway."""
+    import onnxruntime as ort
+
+    from dl4hep.models.common import knn_indices
+
+    class Knn(torch.nn.Module):
+        def forward(self, coords, mask):
+            return knn_indices(coords, mask, 6)[0]
+
+    g = torch.Generator().manual_seed(0)
+    coords = torch.randint(-3, 4, (5, 20, 2), generator=g).float() / 1.7  # normalised grid offsets
+    mask = torch.rand(5, 20, generator=g) < 0.8
+    path = tmp_path / "knn.onnx"
+    torch.onnx.export(Knn(), (coords, mask), str(path), input_names=["coords", "mask"],
+                      dynamic_axes={"coords": {0: "batch"}, "mask": {0: "batch"}}, dynamo=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (onnx_idx,) = session.run(None, {"coords": coords.numpy(), "mask": mask.numpy()})
+    torch_idx, valid = knn_indices(coords, mask, 6)
+    v = valid.numpy()
+    assert v.sum() > 100
+    np.testing.assert_array_equal(onnx_idx[v], torch_idx.numpy()[v])

@@ -60,6 +60,11 @@ def flat_to_dense(x: Tensor, mask: Tensor) -> Tensor:
     return out
 
 
+#: Offset per key index added to squared distances (far above fp32 rounding, far below
+#: the squared spacing of normalised coordinates).
+_KNN_TIEBREAK = 1e-5
+
+
 def knn_indices(coords: Tensor, mask: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Padded k-nearest-neighbour indices ``(B, P, k')`` and their validity ``(B, P, k')``, ``k' = min(k, P - 1)``.
 
@@ -78,8 +83,12 @@ def knn_indices(coords: Tensor, mask: Tensor, k: int) -> tuple[Tensor, Tensor]:
     c = coords.float()
     sq = (c * c).sum(-1)
     d2 = sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * torch.bmm(c, c.transpose(1, 2))
+    # Equal distances are common (hits on the integer crystal grid) and top-k breaks ties
+    # differently per runtime (torch vs onnxruntime) once bmm rounding noise (~1e-7) enters:
+    # a small index-ordered offset makes the neighbour order unique everywhere.
+    tiebreak = torch.arange(p, device=c.device, dtype=d2.dtype) * _KNN_TIEBREAK
     invalid = ~mask.unsqueeze(1) | torch.eye(p, dtype=torch.bool, device=c.device).unsqueeze(0)
-    d2 = d2.masked_fill(invalid, float("inf"))
+    d2 = (d2 + tiebreak).masked_fill(invalid, float("inf"))
     dist, idx = torch.topk(d2, k, dim=-1, largest=False)  # (B, P, k)
     valid = mask.unsqueeze(-1) & torch.isfinite(dist)
     return idx, valid
