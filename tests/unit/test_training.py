@@ -95,6 +95,42 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, dataset, kind):
     assert again["epochs_run"] == 0
 
 
+def test_resume_restores_outputs_the_workflow_deleted(tmp_path, dataset):
+    """Snakemake removes best.pt/history.csv of an interrupted job; --resume must bring them back."""
+    training = {"epochs": 4, "early_stopping_patience": None}
+    _train(tmp_path, dataset, "dnn", out="full", training=training)
+    _train(tmp_path, dataset, "dnn", out="cut", training=training, stop_after=2)
+    best_before = torch.load(tmp_path / "cut" / "best.pt", weights_only=False)
+    (tmp_path / "cut" / "best.pt").unlink()
+    (tmp_path / "cut" / "history.csv").unlink()
+    _train(tmp_path, dataset, "dnn", out="cut", training=training, resume=True)
+    assert len(_history(tmp_path / "cut" / "history.csv")) == 4
+    full_best = torch.load(tmp_path / "full" / "best.pt", weights_only=False)
+    cut_best = torch.load(tmp_path / "cut" / "best.pt", weights_only=False)
+    assert cut_best["epoch"] == full_best["epoch"]
+    for k in full_best["state_dict"]:
+        assert torch.equal(full_best["state_dict"][k], cut_best["state_dict"][k]), k
+    # a finished run whose outputs were deleted (e.g. --forcerun) gets them back unchanged
+    (tmp_path / "cut" / "best.pt").unlink()
+    (tmp_path / "cut" / "history.csv").unlink()
+    again = _train(tmp_path, dataset, "dnn", out="cut", training=training, resume=True)
+    assert again["epochs_run"] == 0
+    restored = torch.load(tmp_path / "cut" / "best.pt", weights_only=False)
+    for k in full_best["state_dict"]:
+        assert torch.equal(full_best["state_dict"][k], restored["state_dict"][k]), k
+    assert len(_history(tmp_path / "cut" / "history.csv")) == 4
+    assert best_before["epoch"] <= 2
+
+
+def test_resume_with_changed_settings_trains_afresh(tmp_path, dataset):
+    _train(tmp_path, dataset, "dnn", out="m", training={"epochs": 2})
+    result = _train(tmp_path, dataset, "dnn", out="m", training={"epochs": 3, "lr": 2e-3}, resume=True)
+    assert result["epochs_run"] == 3
+    assert [int(r["epoch"]) for r in _history(tmp_path / "m" / "history.csv")] == [1, 2, 3]
+    ckpt = torch.load(tmp_path / "m" / "last.pt", weights_only=False)
+    assert ckpt["model_config"]["training"]["lr"] == 2e-3
+
+
 def test_learns_a_separable_dataset(tmp_path):
     ds = make_dataset(tmp_path / "ds", n=600, n_classes=2, sep=1.0, seed=7)
     result = _train(tmp_path, ds, "dnn", training={"epochs": 4, "lr": 5e-3}, n_classes=2)

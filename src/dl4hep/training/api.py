@@ -231,6 +231,17 @@ def _resolve(config: AnalysisConfig, task: str, model: str, dataset_dir: Path) -
     return mcfg, info, spec, meta
 
 
+def _stale_checkpoint(ckpt: dict[str, Any], *, mcfg: Any, meta: dict[str, Any], seed: int) -> str | None:
+    """Why ``ckpt`` cannot be continued under the current settings (None if it can)."""
+    if ckpt.get("model_config") != mcfg.model_dump(mode="json"):
+        return "it was made with other model or training settings"
+    if ckpt.get("meta") != meta:
+        return "it was trained on another dataset (meta.json differs)"
+    if ckpt.get("seed") != seed:
+        return "it was made with another seed"
+    return None
+
+
 def model_summary(net: nn.Module, spec: InputSpec) -> dict[str, Any]:
     """Parameters and forward FLOPs per sample (batch of 1, all ``max_points`` particles real)."""
     x = example_inputs(
@@ -347,21 +358,22 @@ def _fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(tcfg, steps_per_epoch))
     start_epoch, best_loss, bad_epochs, history, finished = 0, math.inf, 0, [], False
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+    best_state: dict[str, Any] | None = None
     if resume and last_path.exists():
         ckpt = load_checkpoint(last_path)
-        if ckpt["model"]["type"] != info["type"] or ckpt["model"]["hyperparameters"] != info["hyperparameters"]:
-            raise ConfigError(
-                f"cannot resume from {last_path}: it was trained as {ckpt['model']['type']} with "
-                f"{ckpt['model']['hyperparameters']}, the config now asks for {info['type']} with "
-                f"{info['hyperparameters']}; delete {out_dir} or drop --resume"
-            )
-        net.load_state_dict(ckpt["state_dict"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        start_epoch, best_loss, bad_epochs = ckpt["epoch"], ckpt["best_val_loss"], ckpt["bad_epochs"]
-        history, finished = list(ckpt["history"]), bool(ckpt.get("finished", False))
-        restore_rng(ckpt["rng"], data_gen)
-        log.info("resuming %s from epoch %d", out_dir, start_epoch)
+        stale = _stale_checkpoint(ckpt, mcfg=mcfg, meta=meta, seed=seed)
+        if stale:
+            # The workflow always passes --resume: a changed config or dataset must train afresh.
+            log.warning("not resuming from %s: %s; training from scratch", last_path, stale)
+        else:
+            net.load_state_dict(ckpt["state_dict"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            start_epoch, best_loss, bad_epochs = ckpt["epoch"], ckpt["best_val_loss"], ckpt["bad_epochs"]
+            history, finished = list(ckpt["history"]), bool(ckpt.get("finished", False))
+            best_state = ckpt.get("best_state_dict")
+            restore_rng(ckpt["rng"], data_gen)
+            log.info("resuming %s from epoch %d", out_dir, start_epoch)
     elif resume:
         log.info("--resume given but %s does not exist; starting from scratch", last_path)
 
@@ -383,6 +395,8 @@ def _fit(
             "state_dict": net.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "epoch": epoch, "best_val_loss": best_loss, "bad_epochs": bad_epochs, "history": history,
             "rng": capture_rng(data_gen), "example": example, "finished": done, "seed": seed,
+            # Snakemake deletes best.pt of an interrupted job: last.pt can restore it on resume.
+            "best_state_dict": best_state,
         }
 
     epochs_run = 0
@@ -446,6 +460,8 @@ def _fit(
             patience = tcfg.early_stopping_patience
             stop = patience is not None and bad_epochs >= patience
             done = stop or epoch == tcfg.epochs
+            if improved:
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             ckpt_payload = payload(epoch, done)
             save_checkpoint(last_path, ckpt_payload)
             if improved:
@@ -470,6 +486,11 @@ def _fit(
             break
     if writer is not None:
         writer.close()
+    if dist.main and history:
+        # a resumed, already finished run still owes the workflow its outputs
+        _write_history(out_dir / "history.csv", history)
+        if not best_path.exists() and best_state is not None:
+            save_checkpoint(best_path, {**payload(epoch, finished), "state_dict": best_state})
     dist.barrier()
 
     best = min(history, key=lambda r: r["val_loss"]) if history else None
