@@ -154,6 +154,10 @@ def plot_roc(
             ax.plot(grid, rej, label=f"{name} (AUC = {c.auc:.4f})")
         ax.plot(grid, 1.0 / grid, color="grey", ls=":", label="random")
         ax.set_yscale("log")
+        finite = np.concatenate([r[np.isfinite(r)] for r in rejections.values()] + [np.ones(1)])
+        # head-room on the log axis: the curves fill the lower ~60 %, the legend the top
+        top = max(float(finite.max()), 10.0)
+        ax.set_ylim(0.8, top ** (1 / 0.6))
         ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
         ax.legend(title=title, loc="upper right", fontsize="small")
         ref = rejections.get(reference)
