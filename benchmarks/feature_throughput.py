@@ -39,7 +39,8 @@ def main(files: list[str]) -> None:
                     m.compute(c, opts, schema)
             t_feat = time.perf_counter() - t0
             n = reader.num_entries
-            print(f"{name:<22}{Path(f).name:<28}{n:>8}{n / t_read:>12.0f}{n / t_feat:>15.0f}")
+            label = f"{Path(f).parent.name}/{Path(f).name}"
+            print(f"{name:<22}{label:<28}{n:>8}{n / t_read:>12.0f}{n / t_feat:>15.0f}")
 
 
 if __name__ == "__main__":
