@@ -195,7 +195,8 @@ def test_photon_clusters_more_compact_than_pileup(files):
     ph = _r9(files["photon"])
     pu = _r9(files["pileup"])
     assert ph[:, 2].all() and not pu[:, 2].any()
-    assert len(ph) == EVENTS["photon"]
+    # low-pT prompt photons (pT-hat 5-25 GeV in the egamma task) occasionally leave no cluster
+    assert 0.9 * EVENTS["photon"] <= len(ph) <= EVENTS["photon"]
     assert (pu[:, 1] > 5).sum() >= 3  # the task selection 'energy > 5' keeps some pileup clusters
     assert np.median(ph[:, 0]) > np.median(pu[:, 0]) + 0.1
     e = _events(files["photon"])

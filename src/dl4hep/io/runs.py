@@ -36,7 +36,8 @@ def read_run_info(path: str | Path, schema: InputSchema) -> dict[str, Any]:
             return info
         tree = f[spec.tree]
         branches = {k: getattr(spec, k) for k in ("cross_section", "sum_weights", "n_events")}
-        present = {k: b for k, b in branches.items() if b and b in tree.keys()}
+        names = set(tree.keys())
+        present = {k: b for k, b in branches.items() if b and b in names}
         for key, branch in branches.items():
             if branch and key not in present:
                 log.warning("branch '%s' (runs.%s) not in tree '%s' of %s", branch, key, spec.tree, path)
