@@ -201,3 +201,37 @@ def test_missing_pythia_gives_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "pythia8", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'dl4hep\[generate\]'"):
         pythia_run.import_pythia()
+
+
+def test_same_event_pairs_matches_brute_force():
+    from dl4hep.generate.events import same_event_pairs
+
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 6, 40)  # unsorted
+    b = np.sort(rng.integers(0, 6, 25))
+    ia, ib = same_event_pairs(a, b)
+    want = {(i, j) for i in range(len(a)) for j in range(len(b)) if a[i] == b[j]}
+    assert set(zip(ia.tolist(), ib.tolist(), strict=True)) == want
+    assert len(ia) == len(want)  # no duplicates
+    assert same_event_pairs(a, b[:0])[0].size == 0
+
+
+def test_top_decay_products_from_a_hand_built_record():
+    """Two events: t -> b W+ (W+ -> u d~ after a recoil copy); t~ -> W- b~ with an extra gluon."""
+    from dl4hep.generate.events import resonance_products
+    from dl4hep.generate.pythia_run import FlatEvents
+
+    # event 0: 0 t, 1 b, 2 W, 3 W (copy), 4 u, 5 d~ | event 1: 6 t~, 7 W-, 8 b~, 9 g, 10 d, 11 u~
+    pid = np.array([6, 5, 24, 24, 2, -1, -6, -24, -5, 21, 1, -2])
+    d1 = np.array([1, -1, 3, 4, -1, -1, 7, 10, -1, -1, -1, -1])
+    d2 = np.array([2, -1, 3, 5, -1, -1, 9, 11, -1, -1, -1, -1])
+    n = len(pid)
+    z = np.zeros(n)
+    ev = FlatEvents(
+        n_events=2, offsets=np.array([0, 6]), event=np.repeat([0, 1], 6), pid=pid, status=np.ones(n, int),
+        mother1=np.full(n, -1), daughter1=d1, daughter2=d2, px=z, py=z, pz=z, e=z, vx=z, vy=z, vz=z,
+        charge=z, weight=np.ones(2),
+    )
+    events, prods = resonance_products(ev, 6)
+    assert events.tolist() == [0, 1]
+    assert prods.tolist() == [[1, 4, 5], [8, 10, 11]]

@@ -61,21 +61,39 @@ def resonance_products(ev: FlatEvents, res_pdg: int) -> tuple[np.ndarray, np.nda
     last, d1, d2 = last[good], d1[good], d2[good]
     if res_pdg != 6:
         return ev.event[last], np.stack([d1, d2], axis=1)
-    # top -> b W, W -> q q'
-    prods = []
-    evs = []
-    for t, a, b in zip(last, d1, d2, strict=False):
-        kids = list(range(a, b + 1))
-        bq = [k for k in kids if abs(ev.pid[k]) == 5]
-        ws = [k for k in kids if abs(ev.pid[k]) == 24]
-        if not bq or not ws:
-            continue
-        w = int(last_copy(np.array([ws[0]]), ev)[0])
-        if ev.daughter1[w] < 0 or ev.daughter2[w] <= ev.daughter1[w]:
-            continue
-        prods.append([bq[0], ev.daughter1[w], ev.daughter2[w]])
-        evs.append(ev.event[t])
-    return np.array(evs, np.int64), np.array(prods, np.int64).reshape(-1, 3)
+    # top -> b W (first b quark and first W among the daughters d1..d2), W -> q q'
+    bq = _first_daughter(ev, d1, d2, 5)
+    w = _first_daughter(ev, d1, d2, 24)
+    ok = (bq >= 0) & (w >= 0)
+    last, bq, w = last[ok], bq[ok], last_copy(w[ok], ev)
+    wd1, wd2 = ev.daughter1[w], ev.daughter2[w]
+    ok = (wd1 >= 0) & (wd2 > wd1)
+    return ev.event[last[ok]], np.stack([bq[ok], wd1[ok], wd2[ok]], axis=1).astype(np.int64)
+
+
+def _first_daughter(ev: FlatEvents, d1: np.ndarray, d2: np.ndarray, abs_pid: int) -> np.ndarray:
+    """Index of the first particle with ``|pid| == abs_pid`` in each range d1..d2, else -1."""
+    found = np.full(len(d1), -1, np.int64)
+    for offset in range(int((d2 - d1).max(initial=-1)) + 1):  # daughter ranges are a few long
+        k = d1 + offset
+        hit = (found < 0) & (k <= d2) & (np.abs(ev.pid[np.minimum(k, len(ev.pid) - 1)]) == abs_pid)
+        found[hit] = k[hit]
+    return found
+
+
+def same_event_pairs(a_event: np.ndarray, b_event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All index pairs (i, j) with ``a_event[i] == b_event[j]``; ``b_event`` sorted ascending."""
+    start = np.searchsorted(b_event, a_event, "left")
+    count = np.searchsorted(b_event, a_event, "right") - start
+    ia = np.repeat(np.arange(len(a_event)), count)
+    first = np.repeat(np.cumsum(count) - count, count)
+    ib = np.repeat(start, count) + (np.arange(len(ia)) - first)
+    return ia, ib
+
+
+def _any_per(index: np.ndarray, n: int) -> np.ndarray:
+    """Boolean mask of length ``n``: True where ``index`` occurs."""
+    return np.bincount(index, minlength=n)[:n] > 0
 
 
 def _jag(values: np.ndarray, counts: np.ndarray, dtype: Any) -> ak.Array:
@@ -242,17 +260,12 @@ def reconstruct_batch(
     # hadron flavour: b (c) hadron with pT > 5 GeV within dR < 0.4
     hpt, heta, hphi = det.pt_eta_phi(ev.px, ev.py, ev.pz)
     flav = np.zeros(len(jev), np.int32)
-    for code, test in ((4, is_c_hadron), (5, is_b_hadron)):
+    for code, test in ((4, is_c_hadron), (5, is_b_hadron)):  # b after c: b wins
         h = np.nonzero(test(ev.pid) & (hpt > p.heavy_hadron_pt_min))[0]
-        if len(h) and len(jev):
-            hev = ev.event[h]
-            s = np.searchsorted(hev, jev, "left")
-            t = np.searchsorted(hev, jev, "right")
-            for k in np.nonzero(t > s)[0]:
-                hh = h[s[k]:t[k]]
-                dr2 = (heta[hh] - jets["eta"][k]) ** 2 + det.delta_phi(hphi[hh], jets["phi"][k]) ** 2
-                if (dr2 < p.hadron_match_dr ** 2).any():
-                    flav[k] = code
+        ij, ih = same_event_pairs(jev, ev.event[h])
+        ih = h[ih]
+        dr2 = (heta[ih] - jets["eta"][ij]) ** 2 + det.delta_phi(hphi[ih], jets["phi"][ij]) ** 2
+        flav[_any_per(ij[dr2 < p.hadron_match_dr ** 2], len(jev))] = code
     out["Jet"] = ak.zip({
         "pt": _jag(jets["pt"], nj, f32), "eta": _jag(jets["eta"], nj, f32), "phi": _jag(jets["phi"], nj, f32),
         "mass": _jag(jets["mass"], nj, f32), "btag": _jag(det.btag_decision(rng, p, flav), nj, f32),
@@ -280,14 +293,10 @@ def reconstruct_batch(
         matched[:] = True
     elif match_resonance != "none" and len(fev):
         rev, prods = resonance_products(ev, int(match_resonance))
-        if len(rev):
-            _, qeta, qphi = det.pt_eta_phi(ev.px[prods], ev.py[prods], ev.pz[prods])
-            for k in range(len(fev)):
-                r = rev == fev[k]
-                if not r.any():
-                    continue
-                dr2 = (qeta[r] - fj["eta"][k]) ** 2 + det.delta_phi(qphi[r], fj["phi"][k]) ** 2
-                matched[k] = bool((dr2 < 0.8 ** 2).all(axis=1).any())
+        _, qeta, qphi = det.pt_eta_phi(ev.px[prods], ev.py[prods], ev.pz[prods])  # (n_res, k)
+        ij, ir = same_event_pairs(fev, rev)
+        dr2 = (qeta[ir] - fj["eta"][ij, None]) ** 2 + det.delta_phi(qphi[ir], fj["phi"][ij, None]) ** 2
+        matched = _any_per(ij[(dr2 < 0.8 ** 2).all(axis=1)], len(fev))
     out["FatJet"] = ak.zip({
         "pt": _jag(fj["pt"], nfj, f32), "eta": _jag(fj["eta"], nfj, f32), "phi": _jag(fj["phi"], nfj, f32),
         "mass": _jag(fj["mass"], nfj, f32), "msoftdrop": _jag(msd, nfj, f32),
