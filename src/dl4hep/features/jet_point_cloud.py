@@ -25,7 +25,7 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dl4hep.features.base import FeatureOutput, pad_points, to_numpy
+from dl4hep.features.base import FeatureOutput, to_numpy
 from dl4hep.features.jets import CAND_FIELDS, JET_FIELDS, link_constituents
 
 NAME = "jet_point_cloud"
@@ -66,31 +66,49 @@ def truth_of(jets: ak.Array) -> np.ndarray | None:
     return to_numpy(jets.truth_match, bool) if "truth_match" in ak.fields(jets) else None
 
 
+def _cartesian(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, ...]:
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    return px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+
+
+def _scatter(values: np.ndarray, rows: np.ndarray, slots: np.ndarray, n: int, length: int, dtype: type) -> np.ndarray:
+    out = np.zeros((n, length, *values.shape[1:]), dtype)
+    out[rows, slots] = values
+    return out
+
+
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     jets, cons, event_index = link_constituents(chunk)
-    P = options.max_particles
-    n_cons = ak.num(cons, axis=1)
-    cons = cons[:, :P]
-    cf = ak.fields(cons)
-    pdg = abs(cons.pdgId)
+    P, n = options.max_particles, len(jets)
+    n_cons = ak.to_numpy(ak.num(cons, axis=1)).astype(np.int64)
+    row = np.repeat(np.arange(n), n_cons)
+    slot = np.arange(len(row)) - np.repeat(np.cumsum(n_cons) - n_cons, n_cons)
+    keep = slot < P  # constituents are sorted by decreasing pT
+    row, slot = row[keep], slot[keep]
 
-    def opt(name: str) -> ak.Array:
-        return ak.values_astype(cons[name], np.float64) if name in cf else ak.zeros_like(cons.pt, dtype=np.float64)
+    def col(name: str) -> np.ndarray:
+        if name not in ak.fields(cons):
+            return np.zeros(len(row))
+        return ak.to_numpy(ak.flatten(cons[name])).astype(np.float64)[keep]
 
-    jet_e = jets.E
+    pt, eta, phi = col("pt"), col("eta"), col("phi")
+    cp4 = _cartesian(pt, eta, phi, col("mass"))
+    jet = {k: ak.to_numpy(jets[k]).astype(np.float64) for k in ("pt", "eta", "phi", "mass")}
+    jet_e = _cartesian(jet["pt"], jet["eta"], jet["phi"], jet["mass"])[3]
+    deta = eta - jet["eta"][row]
+    dphi = np.mod(phi - jet["phi"][row] + np.pi, 2 * np.pi) - np.pi
+    pdg = np.abs(col("pdgId"))
     with np.errstate(divide="ignore", invalid="ignore"):
         feats = [
-            cons.eta - jets.eta, cons.deltaphi(jets), np.log(cons.pt), np.log(cons.E),
-            np.log(cons.pt / jets.pt), np.log(cons.E / jet_e), cons.deltaR(jets), cons.charge,
-            pdg == 211, pdg == 130, pdg == 22, pdg == 11, pdg == 13,
-            np.tanh(opt("d0")), opt("d0Err"), np.tanh(opt("dz")), opt("dzErr"),
+            deta, dphi, np.log(pt), np.log(cp4[3]), np.log(pt / jet["pt"][row]), np.log(cp4[3] / jet_e[row]),
+            np.hypot(deta, dphi), col("charge"), pdg == 211, pdg == 130, pdg == 22, pdg == 11, pdg == 13,
+            np.tanh(col("d0")), col("d0Err"), np.tanh(col("dz")), col("dzErr"),
         ]
-        points = np.stack([pad_points(ak.values_astype(f, np.float64), P) for f in feats], axis=-1)
-    mask = pad_points(ak.ones_like(cons.pt, dtype=bool), P, dtype=bool)
-    p4 = np.stack([pad_points(cons.px, P), pad_points(cons.py, P), pad_points(cons.pz, P), pad_points(cons.E, P)], -1)
+    points = _scatter(np.stack(feats, axis=-1).astype(np.float32), row, slot, n, P, np.float32)
+    mask = _scatter(np.ones(len(row), bool), row, slot, n, P, bool)
+    p4 = _scatter(np.stack(cp4, axis=-1).astype(np.float32), row, slot, n, P, np.float32)
     return FeatureOutput(
         event_index=event_index,
         observers=jet_observers(jets, n_cons),
-        points=points.astype(np.float32), points_mask=mask, points_p4=p4.astype(np.float32),
-        truth_match=truth_of(jets),
+        points=points, points_mask=mask, points_p4=p4, truth_match=truth_of(jets),
     )

@@ -49,39 +49,53 @@ def names(options: Options) -> dict[str, Any]:
     return {"tabular": TABULAR, "points": [], "observers": OBSERVERS, "max_points": 0}
 
 
+def _flat_cartesian(pt, eta, phi, mass) -> dict[str, np.ndarray]:
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    return {"px": px, "py": py, "pz": pz, "E": np.sqrt(px**2 + py**2 + pz**2 + mass**2)}
+
+
+def _with_ghosts(c: dict[str, np.ndarray], counts: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray,
+                 n_ghost: int) -> ak.Array:
+    """Per jet: its constituents, then ``n_ghost`` 1e-8 GeV ghosts 1-3 mrad off the jet axis."""
+    k = np.arange(1, n_ghost + 1) * 1e-3
+    g = _flat_cartesian(np.full(len(counts) * n_ghost, 1e-8), (jet_eta[:, None] + k).ravel(),
+                        (jet_phi[:, None] + k).ravel(), np.zeros(len(counts) * n_ghost))
+    total = counts + n_ghost
+    start = np.cumsum(total) - total
+    at_cons = np.repeat(start, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    at_ghost = (start + counts)[:, None] + np.arange(n_ghost)
+    merged = {}
+    for key in ("px", "py", "pz", "E"):
+        merged[key] = np.empty(total.sum())
+        merged[key][at_cons], merged[key][at_ghost.ravel()] = c[key], g[key]
+    return ak.unflatten(ak.zip(merged), total)
+
+
 def nsubjettiness(cons: ak.Array, jets: ak.Array, n_max: int = 3, R0: float = 0.8) -> dict[int, np.ndarray]:
-    """τ_1..τ_n_max for ``(jets, var)`` Momentum4D constituents; returns ``{N: (jets,)}``."""
+    """τ_1..τ_n_max for ``(jets, var)`` constituents with pt/eta/phi/mass; returns ``{N: (jets,)}``."""
     import fastjet
 
     njet = len(cons)
     if njet == 0:
         return {n: np.zeros(0) for n in range(1, n_max + 1)}
-    # ghosts: n_max tiny particles near the jet axis, so every jet has >= n_max particles
-    k = np.arange(n_max)
-    g_eta = np.asarray(to_numpy(jets.eta, np.float64))[:, None] + 1e-3 * (k + 1)
-    g_phi = np.asarray(to_numpy(jets.phi, np.float64))[:, None] + 1e-3 * (k + 1)
-    gh = ak.zip({"pt": np.full((njet, n_max), 1e-8), "eta": g_eta, "phi": g_phi, "mass": np.zeros((njet, n_max))},
-                with_name="Momentum4D")
-    gh = ak.from_regular(gh, axis=1)
-    c4 = ak.zip({"pt": cons.pt, "eta": cons.eta, "phi": cons.phi, "mass": cons.mass}, with_name="Momentum4D")
-    c4 = ak.values_astype(c4, np.float64)
-    def cart(v: ak.Array) -> ak.Array:
-        return ak.zip({"px": v.px, "py": v.py, "pz": v.pz, "E": v.E})
-
-    pxyz = ak.concatenate([cart(c4), cart(gh)], axis=1)
+    counts = ak.to_numpy(ak.num(cons, axis=1)).astype(np.int64)
+    pt, eta, phi, mass = (ak.to_numpy(ak.flatten(cons[k])).astype(np.float64) for k in ("pt", "eta", "phi", "mass"))
+    row = np.repeat(np.arange(njet), counts)
+    particles = _with_ghosts(_flat_cartesian(pt, eta, phi, mass), counts, to_numpy(jets.eta, np.float64),
+                             to_numpy(jets.phi, np.float64), n_max)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # fastjet's generic exclusive-jets advisory
-        seq = fastjet.ClusterSequence(pxyz, fastjet.JetDefinition(fastjet.kt_algorithm, 10.0))
+        seq = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.kt_algorithm, 10.0))
         axes_n = {n: seq.exclusive_jets(n_jets=n) for n in range(1, n_max + 1)}
-    pt_sum = ak.sum(c4.pt, axis=1)
+    pt_sum = np.bincount(row, weights=pt, minlength=njet)
     out = {}
-    for n in range(1, n_max + 1):
-        ax = axes_n[n]
-        axes = ak.zip({"px": ax.px, "py": ax.py, "pz": ax.pz, "E": ax.E}, with_name="Momentum4D")
-        pairs = ak.cartesian({"c": c4, "a": axes}, axis=1, nested=True)
-        dr = ak.min(pairs.c.deltaR(pairs.a), axis=2)
+    for n, ax in axes_n.items():
+        apx, apy, apz = (ak.to_numpy(ak.flatten(ax[k])).reshape(njet, n) for k in ("px", "py", "pz"))
+        a_eta, a_phi = np.arcsinh(apz / np.hypot(apx, apy)), np.arctan2(apy, apx)
+        dphi = np.mod(phi[:, None] - a_phi[row] + np.pi, 2 * np.pi) - np.pi
+        dr = np.sqrt((eta[:, None] - a_eta[row]) ** 2 + dphi**2).min(axis=1, initial=np.inf)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[n] = to_numpy(ak.sum(c4.pt * dr, axis=1), np.float64) / (to_numpy(pt_sum, np.float64) * R0)
+            out[n] = np.bincount(row, weights=pt * dr, minlength=njet) / (pt_sum * R0)
     return out
 
 

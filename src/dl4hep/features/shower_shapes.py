@@ -210,8 +210,8 @@ def _points(g: GroupedHits, e_cluster: np.ndarray, ceta: np.ndarray, deta: np.nd
     e = g.energy[h]
     with np.errstate(divide="ignore", invalid="ignore"):
         feats = np.stack([deta[h], dphi[h], np.log(np.where(e > 0, e, np.nan)), g.time[h], e / e_cluster[rows]], axis=-1)
-    points = _scatter_padded(feats.astype(np.float32), rows, slots, n, length)
-    points = np.nan_to_num(points, nan=0.0, neginf=0.0)  # non-positive hit energy -> 0
+    feats = np.nan_to_num(feats.astype(np.float32), nan=0.0, neginf=0.0)  # non-positive hit energy -> 0
+    points = _scatter_padded(feats, rows, slots, n, length)
     mask = np.zeros((n, length), bool)
     mask[rows, slots] = True
     eta = CRYSTAL * ceta[h]
