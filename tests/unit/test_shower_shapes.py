@@ -74,3 +74,86 @@ def test_grouping_phi_wrap_eta_gap_and_multiple_events():
     np.testing.assert_array_equal(o.event_index, [0, 0])
     assert o.tabular["E_3x3"].tolist() == [2.0, 6.0]  # (-1,360) and (1,1) are diagonal neighbours
     assert o.points[1, 1, :2].tolist() == [1.0, 1.0]
+
+
+def _reference_cluster(h, e_cluster, opt):
+    """Tabular features and hit cloud of one cluster, straight from the module docstring (loops)."""
+    e, t = h["energy"], h["time"]
+    order = np.argsort(-e, kind="stable")
+    ceta = h["ieta"] - (h["ieta"] > 0)
+    deta = ceta - ceta[order[0]]
+    dphi = (h["iphi"] - h["iphi"][order[0]] + 180) % 360 - 180
+
+    def esum(m):
+        return e[m].sum()
+
+    in5 = (np.abs(deta) <= 2) & (np.abs(dphi) <= 2)
+    e5 = esum(in5)
+    w = np.where(in5 & (e > 0), np.maximum(0, opt.log_weight_w0 + np.log(np.where(e > 0, e, 1) / e5)), 0)
+
+    def wvar(x, y, wt):
+        mx, my = (wt * x).sum() / wt.sum(), (wt * y).sum() / wt.sum()
+        return (wt * (x - mx) * (y - my)).sum() / wt.sum()
+
+    strip = np.abs(dphi) <= 2
+    tm = (e * t).sum() / e.sum()
+    tab = {
+        "E_max": e[order[0]], "E_2nd": e[order[1]] if len(e) > 1 else 0.0,
+        "E_2x2": max(esum(np.isin(deta, [0, a]) & np.isin(dphi, [0, b])) for a in (-1, 1) for b in (-1, 1)),
+        "E_3x3": esum((np.abs(deta) <= 1) & (np.abs(dphi) <= 1)), "E_5x5": e5,
+        "R9": esum((np.abs(deta) <= 1) & (np.abs(dphi) <= 1)) / e_cluster,
+        "E1x5_over_E5x5": esum((deta == 0) & strip) / e5,
+        "E2x5max_over_E5x5": max(esum(np.isin(deta, [0, s]) & strip) for s in (-1, 1)) / e5,
+        "sigma_ietaieta": A * np.sqrt(wvar(deta, deta, w)), "sigma_iphiiphi": A * np.sqrt(wvar(dphi, dphi, w)),
+        "sigma_ietaiphi": A**2 * wvar(deta, dphi, w),
+        "eta_width": A * np.sqrt(wvar(deta, deta, e)), "phi_width": A * np.sqrt(wvar(dphi, dphi, e)),
+        "n_crystals": (e > opt.hit_threshold).sum(), "time_mean": tm, "time_spread": np.sqrt((e * (t - tm) ** 2).sum() / e.sum()),
+    }
+    k = order[: opt.max_hits]
+    log_e = np.log(np.where(e[k] > 0, e[k], 1)) * (e[k] > 0)
+    points = np.stack([deta[k], dphi[k], log_e, t[k], e[k] / e_cluster], axis=-1)
+    eta, phi = A * ceta[k], np.mod(2 * np.pi * (h["iphi"][k] - 0.5) / 360 + np.pi, 2 * np.pi) - np.pi
+    pt = e[k] / np.cosh(eta)
+    p4 = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), e[k]], axis=-1)
+    return tab, points, p4
+
+
+def test_random_clusters_against_loop_reference():
+    """Duplicate crystals, hits outside the 5x5, zero/negative energies, equal energies, unclustered
+    and out-of-range links, φ wrap-around and truncation to max_hits, against per-cluster loops."""
+    rng = np.random.default_rng(11)
+    opt = ss.Options(max_hits=6)
+    events, clusters = [], []
+    for _ in range(25):
+        n_cl = int(rng.integers(0, 4))
+        hits = []
+        for c in list(range(n_cl)) + [-1, n_cl]:  # -1: unclustered, n_cl: points past the clusters
+            ieta0, iphi0 = int(rng.choice([-3, -1, 1, 4, 40])), int(rng.choice([1, 2, 180, 359, 360]))
+            for _ in range(int(rng.integers(1, 12))):
+                ieta = ieta0 + int(rng.integers(-3, 4))
+                iphi = (iphi0 + int(rng.integers(-3, 4)) - 1) % 360 + 1
+                e = float(rng.choice([0.25, 0.5, 3.0, 0.0, -0.1, rng.exponential(2.0)]))
+                hits.append(_hit(ieta if ieta != 0 else 1, iphi, e, float(rng.normal()), c))
+        events.append(hits)
+        clusters.append([{"energy": float(rng.uniform(5, 20)), "eta": 0.1, "phi": 0.2} for _ in range(n_cl)])
+    chunk = ak.zip({"clusters": ak.Array(clusters), "hits": ak.Array(events)}, depth_limit=1)
+    o = ss.compute(chunk, opt, None)
+    row = 0
+    for ev, (hits, cls) in enumerate(zip(events, clusters, strict=True)):
+        for c, cl in enumerate(cls):
+            h = {k: np.array([x[k] for x in hits if x["cluster_idx"] == c]) for k in ("ieta", "iphi", "energy", "time")}
+            assert o.event_index[row] == ev
+            assert o.observers["n_hits"][row] == len(h["energy"])
+            if len(h["energy"]):
+                h["energy"] = h["energy"].astype(np.float32).astype(np.float64)  # stored as float32
+                h["time"] = h["time"].astype(np.float32).astype(np.float64)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    tab, points, p4 = _reference_cluster(h, np.float32(cl["energy"]), opt)
+                for name, value in tab.items():
+                    np.testing.assert_allclose(o.tabular[name][row], value, rtol=1e-5, atol=1e-6, err_msg=name)
+                n = len(points)
+                np.testing.assert_allclose(o.points[row, :n], points, rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(o.points_p4[row, :n], p4, rtol=1e-5, atol=1e-6)
+                assert o.points_mask[row].sum() == n and not o.points[row, n:].any()
+            row += 1
+    assert row == len(o)

@@ -40,9 +40,13 @@ class FeatureOutput:
 
 
 def to_numpy(x: ak.Array | np.ndarray, dtype: type = np.float32) -> np.ndarray:
-    """Flat numpy copy; missing values (None) become NaN."""
-    arr = ak.fill_none(x, np.nan) if isinstance(x, ak.Array) else x
-    return np.asarray(ak.to_numpy(arr) if isinstance(arr, ak.Array) else arr, dtype=dtype)
+    """Flat numpy array of ``dtype``; missing values (None) become NaN.
+
+    ``ak.fill_none`` (~7x the cost of the conversion) only runs on option-type arrays.
+    """
+    if isinstance(x, ak.Array):
+        x = ak.to_numpy(ak.fill_none(x, np.nan) if x.layout.is_option else x, allow_missing=False)
+    return np.asarray(x, dtype=dtype)
 
 
 def pad_points(x: ak.Array, length: int, dtype: type = np.float32) -> np.ndarray:

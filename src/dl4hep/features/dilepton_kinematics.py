@@ -36,6 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dl4hep.features.base import FeatureOutput
+from dl4hep.features.segments import argsort_desc_within
 
 NAME = "dilepton_kinematics"
 BLOCKS = {"tabular"}
@@ -88,7 +89,7 @@ def _leading(collections: list[tuple[dict[str, np.ndarray], np.ndarray]], n_even
     """
     cols = {k: np.concatenate([c[k] for c, _ in collections]) for k in ("pt", "eta", "phi", "mass")}
     event = np.concatenate([e for _, e in collections])
-    order = np.lexsort((-cols["pt"], event))
+    order = argsort_desc_within(event, cols["pt"])  # = np.lexsort((-pt, event)), one packed-key argsort
     counts = np.bincount(event, minlength=n_events)
     start = np.cumsum(counts) - counts
     out = []

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dl4hep.features.base import FeatureOutput, to_numpy
 from dl4hep.features.jets import CAND_FIELDS, JET_FIELDS, link_constituents
+from dl4hep.features.segments import scatter_padded, slots, stack_columns
 
 NAME = "jet_point_cloud"
 BLOCKS = {"points"}
@@ -53,17 +54,18 @@ def names(options: Options) -> dict[str, Any]:
     return {"tabular": [], "points": POINTS, "observers": OBSERVERS, "max_points": options.max_particles}
 
 
-def jet_observers(jets: ak.Array, n_cons: ak.Array) -> dict[str, np.ndarray]:
+def jet_observers(jets: ak.Array, n_cons: ak.Array | np.ndarray) -> dict[str, np.ndarray]:
+    """Observer columns; fields by item (``jets["pt"]``: 10x cheaper than the vector attribute)."""
     fields = ak.fields(jets)
     return {
-        "pt": to_numpy(jets.pt), "eta": to_numpy(jets.eta), "phi": to_numpy(jets.phi), "mass": to_numpy(jets.mass),
-        "msoftdrop": to_numpy(jets.msoftdrop) if "msoftdrop" in fields else np.full(len(jets), np.nan, np.float32),
+        **{k: to_numpy(jets[k]) for k in ("pt", "eta", "phi", "mass")},
+        "msoftdrop": to_numpy(jets["msoftdrop"]) if "msoftdrop" in fields else np.full(len(jets), np.nan, np.float32),
         "n_constituents": to_numpy(n_cons),
     }
 
 
 def truth_of(jets: ak.Array) -> np.ndarray | None:
-    return to_numpy(jets.truth_match, bool) if "truth_match" in ak.fields(jets) else None
+    return to_numpy(jets["truth_match"], bool) if "truth_match" in ak.fields(jets) else None
 
 
 def _cartesian(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -71,25 +73,21 @@ def _cartesian(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarra
     return px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + mass**2)
 
 
-def _scatter(values: np.ndarray, rows: np.ndarray, slots: np.ndarray, n: int, length: int, dtype: type) -> np.ndarray:
-    out = np.zeros((n, length, *values.shape[1:]), dtype)
-    out[rows, slots] = values
-    return out
-
-
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     jets, cons, event_index = link_constituents(chunk)
     P, n = options.max_particles, len(jets)
     n_cons = ak.to_numpy(ak.num(cons, axis=1)).astype(np.int64)
-    row = np.repeat(np.arange(n), n_cons)
-    slot = np.arange(len(row)) - np.repeat(np.cumsum(n_cons) - n_cons, n_cons)
+    row, slot = np.repeat(np.arange(n), n_cons), slots(n_cons)
     keep = slot < P  # constituents are sorted by decreasing pT
-    row, slot = row[keep], slot[keep]
+    h = slice(None) if keep.all() else np.flatnonzero(keep)
+    row, slot = row[h], slot[h]
+    flat = ak.flatten(cons)
+    fields = ak.fields(flat)
 
     def col(name: str) -> np.ndarray:
-        if name not in ak.fields(cons):
+        if name not in fields:
             return np.zeros(len(row))
-        return ak.to_numpy(ak.flatten(cons[name])).astype(np.float64)[keep]
+        return ak.to_numpy(flat[name])[h].astype(np.float64)
 
     pt, eta, phi = col("pt"), col("eta"), col("phi")
     cp4 = _cartesian(pt, eta, phi, col("mass"))
@@ -99,16 +97,16 @@ def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     dphi = np.mod(phi - jet["phi"][row] + np.pi, 2 * np.pi) - np.pi
     pdg = np.abs(col("pdgId"))
     with np.errstate(divide="ignore", invalid="ignore"):
-        feats = [
+        feats = stack_columns([
             deta, dphi, np.log(pt), np.log(cp4[3]), np.log(pt / jet["pt"][row]), np.log(cp4[3] / jet_e[row]),
             np.hypot(deta, dphi), col("charge"), pdg == 211, pdg == 130, pdg == 22, pdg == 11, pdg == 13,
             np.tanh(col("d0")), col("d0Err"), np.tanh(col("dz")), col("dzErr"),
-        ]
-    points = _scatter(np.stack(feats, axis=-1).astype(np.float32), row, slot, n, P, np.float32)
-    mask = _scatter(np.ones(len(row), bool), row, slot, n, P, bool)
-    p4 = _scatter(np.stack(cp4, axis=-1).astype(np.float32), row, slot, n, P, np.float32)
+        ])
     return FeatureOutput(
         event_index=event_index,
         observers=jet_observers(jets, n_cons),
-        points=points, points_mask=mask, points_p4=p4, truth_match=truth_of(jets),
+        points=scatter_padded(feats, row, slot, n, P),
+        points_mask=scatter_padded(np.ones(len(row), bool), row, slot, n, P, bool),
+        points_p4=scatter_padded(stack_columns(list(cp4)), row, slot, n, P),
+        truth_match=truth_of(jets),
     )

@@ -12,6 +12,7 @@ with the N axes the exclusive-kT subjets of the constituents (FastJet,
 vectorised ``fastjet.ClusterSequence`` call (one "event" per jet). Jets with
 fewer than N constituents get three ghost particles (pT = 1e-8 GeV on the jet
 axis) so exclusive clustering is defined; they do not change τ_N beyond 1e-8.
+The sums over constituents are flat numpy (segment sums per jet, one pass per axis).
 
 Observers: ``pt, eta, phi, mass, msoftdrop, n_constituents`` (as jet_point_cloud).
 """
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dl4hep.features.base import FeatureOutput, to_numpy
 from dl4hep.features.jet_point_cloud import OBSERVERS, jet_observers, truth_of
 from dl4hep.features.jets import CAND_FIELDS, JET_FIELDS, link_constituents
+from dl4hep.features.segments import segment_sum, slots, starts
 
 NAME = "jet_substructure"
 BLOCKS = {"tabular"}
@@ -54,21 +56,54 @@ def _flat_cartesian(pt, eta, phi, mass) -> dict[str, np.ndarray]:
     return {"px": px, "py": py, "pz": pz, "E": np.sqrt(px**2 + py**2 + pz**2 + mass**2)}
 
 
+def _jagged_p4(p4: dict[str, np.ndarray], counts: np.ndarray) -> ak.Array:
+    """``(jets, var)`` records of px, py, pz, E built from flat arrays (no copy, no ak.zip)."""
+    offsets = ak.index.Index64(np.concatenate([[0], np.cumsum(counts)]))
+    fields = ["px", "py", "pz", "E"]
+    content = ak.contents.RecordArray([ak.contents.NumpyArray(p4[k]) for k in fields], fields)
+    return ak.Array(ak.contents.ListOffsetArray(offsets, content))
+
+
 def _with_ghosts(c: dict[str, np.ndarray], counts: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray,
                  n_ghost: int) -> ak.Array:
-    """Per jet: its constituents, then ``n_ghost`` 1e-8 GeV ghosts 1-3 mrad off the jet axis."""
+    """Per jet: its constituents, then, if it has fewer than ``n_ghost``, ``n_ghost`` 1e-8 GeV ghosts
+    1-3 mrad off the jet axis."""
+    ghosted = np.flatnonzero(counts < n_ghost)
+    if len(ghosted) == 0:
+        return _jagged_p4(c, counts)
     k = np.arange(1, n_ghost + 1) * 1e-3
-    g = _flat_cartesian(np.full(len(counts) * n_ghost, 1e-8), (jet_eta[:, None] + k).ravel(),
-                        (jet_phi[:, None] + k).ravel(), np.zeros(len(counts) * n_ghost))
-    total = counts + n_ghost
-    start = np.cumsum(total) - total
-    at_cons = np.repeat(start, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    at_ghost = (start + counts)[:, None] + np.arange(n_ghost)
+    m = len(ghosted) * n_ghost
+    g = _flat_cartesian(np.full(m, 1e-8), (jet_eta[ghosted, None] + k).ravel(),
+                        (jet_phi[ghosted, None] + k).ravel(), np.zeros(m))
+    total = counts.copy()
+    total[ghosted] += n_ghost
+    first = starts(total)
+    at_cons = np.repeat(first, counts) + slots(counts)
+    at_ghost = ((first + counts)[ghosted, None] + np.arange(n_ghost)).ravel()
     merged = {}
     for key in ("px", "py", "pz", "E"):
         merged[key] = np.empty(total.sum())
-        merged[key][at_cons], merged[key][at_ghost.ravel()] = c[key], g[key]
-    return ak.unflatten(ak.zip(merged), total)
+        merged[key][at_cons], merged[key][at_ghost] = c[key], g[key]
+    return _jagged_p4(merged, total)
+
+
+def _min_dr2(eta: np.ndarray, phi: np.ndarray, a_eta: np.ndarray, a_phi: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """min over a jet's axes ``(jets, N)`` of ΔR² of each of its constituents (flat, jet-major).
+
+    Δφ of two angles in [−π, π] is brought back to [−π, π] by ∓2π only where |Δφ| > π (rare):
+    the same Δφ² as ``np.mod(Δφ + π, 2π) − π`` to rounding (~1e-16), at a quarter of the cost.
+    """
+    best = np.full(len(eta), np.inf)
+    for k in range(a_eta.shape[1]):  # over the N <= 3 axes, each pass columnar over all jets
+        deta = eta - np.repeat(a_eta[:, k], counts)
+        dphi = phi - np.repeat(a_phi[:, k], counts)
+        far = np.flatnonzero(np.abs(dphi) > np.pi)
+        dphi[far] -= np.copysign(2 * np.pi, dphi[far])
+        deta *= deta
+        dphi *= dphi
+        deta += dphi
+        np.minimum(best, deta, out=best)
+    return best
 
 
 def nsubjettiness(cons: ak.Array, jets: ak.Array, n_max: int = 3, R0: float = 0.8) -> dict[int, np.ndarray]:
@@ -79,38 +114,41 @@ def nsubjettiness(cons: ak.Array, jets: ak.Array, n_max: int = 3, R0: float = 0.
     if njet == 0:
         return {n: np.zeros(0) for n in range(1, n_max + 1)}
     counts = ak.to_numpy(ak.num(cons, axis=1)).astype(np.int64)
-    pt, eta, phi, mass = (ak.to_numpy(ak.flatten(cons[k])).astype(np.float64) for k in ("pt", "eta", "phi", "mass"))
-    row = np.repeat(np.arange(njet), counts)
-    particles = _with_ghosts(_flat_cartesian(pt, eta, phi, mass), counts, to_numpy(jets.eta, np.float64),
-                             to_numpy(jets.phi, np.float64), n_max)
+    flat = ak.flatten(cons)
+    pt, eta, phi, mass = (ak.to_numpy(flat[k]).astype(np.float64) for k in ("pt", "eta", "phi", "mass"))
+    particles = _with_ghosts(_flat_cartesian(pt, eta, phi, mass), counts, to_numpy(jets["eta"], np.float64),
+                             to_numpy(jets["phi"], np.float64), n_max)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # fastjet's generic exclusive-jets advisory
-        seq = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.kt_algorithm, 10.0))
-        axes_n = {n: seq.exclusive_jets(n_jets=n) for n in range(1, n_max + 1)}
-    pt_sum = np.bincount(row, weights=pt, minlength=njet)
+        # N2Plain: FastJet's strategies give the same clustering; this one is ~7 % faster than the
+        # default "Best" at ~50 particles per jet
+        jet_def = fastjet.JetDefinition(fastjet.kt_algorithm, 10.0, fastjet.N2Plain, fastjet.E_scheme)
+        seq = fastjet.ClusterSequence(particles, jet_def)
+        axes_n = {n: ak.flatten(seq.exclusive_jets(n_jets=n)) for n in range(1, n_max + 1)}
+    pt_sum = segment_sum(pt, counts)
     out = {}
     for n, ax in axes_n.items():
-        apx, apy, apz = (ak.to_numpy(ak.flatten(ax[k])).reshape(njet, n) for k in ("px", "py", "pz"))
+        apx, apy, apz = (ak.to_numpy(ax[k]).reshape(njet, n) for k in ("px", "py", "pz"))
         a_eta, a_phi = np.arcsinh(apz / np.hypot(apx, apy)), np.arctan2(apy, apx)
-        dphi = np.mod(phi[:, None] - a_phi[row] + np.pi, 2 * np.pi) - np.pi
-        dr = np.sqrt((eta[:, None] - a_eta[row]) ** 2 + dphi**2).min(axis=1, initial=np.inf)
+        dr = np.sqrt(_min_dr2(eta, phi, a_eta, a_phi, counts))
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[n] = np.bincount(row, weights=pt * dr, minlength=njet) / (pt_sum * R0)
+            out[n] = segment_sum(pt * dr, counts) / (pt_sum * R0)
     return out
 
 
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     jets, cons, event_index = link_constituents(chunk)
     tau = nsubjettiness(cons, jets, 3, options.R0)
+    n_cons = ak.to_numpy(ak.num(cons, axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
         tab = {
-            "mass": to_numpy(jets.mass), "pt": to_numpy(jets.pt), "eta": to_numpy(jets.eta),
-            "n_constituents": to_numpy(ak.num(cons, axis=1)),
+            "mass": to_numpy(jets["mass"]), "pt": to_numpy(jets["pt"]), "eta": to_numpy(jets["eta"]),
+            "n_constituents": n_cons,
             "tau1": tau[1], "tau2": tau[2], "tau3": tau[3], "tau21": tau[2] / tau[1], "tau32": tau[3] / tau[2],
         }
     return FeatureOutput(
         event_index=event_index,
         tabular={k: np.asarray(v, np.float32) for k, v in tab.items()},
-        observers=jet_observers(jets, ak.num(cons, axis=1)),
+        observers=jet_observers(jets, n_cons),
         truth_match=truth_of(jets),
     )

@@ -3,7 +3,8 @@
 ``FatJetPFCands_jetIdx[k]`` / ``FatJetPFCands_pFCandsIdx[k]`` say that link ``k`` of
 an event puts candidate ``pFCandsIdx`` into large-R jet ``jetIdx`` (indices into
 the event's ``FatJet`` and ``PFCands`` collections). Constituents are gathered
-columnar: a global jet number per link, one stable argsort, :func:`ak.unflatten`.
+columnar: a global jet number per link, one stable argsort by (jet, decreasing pT)
+(:func:`dl4hep.features.segments.argsort_desc_within`), :func:`ak.unflatten`.
 ``FatJet_nConstituents`` is not needed (the shared PFNano file lacks it).
 
 Rows are *all FatJets of the chunk, flattened event-major*, for every jet feature
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import awkward as ak
 import numpy as np
+
+from dl4hep.features.segments import argsort_desc_within, starts
 
 __all__ = ["CAND_FIELDS", "link_constituents"]
 
@@ -28,7 +31,8 @@ def link_constituents(chunk: ak.Array) -> tuple[ak.Array, ak.Array, np.ndarray]:
     """Return ``(jets, constituents, event_index)``.
 
     ``jets``: ``(rows,)`` Momentum4D records of the stored FatJets;
-    ``constituents``: ``(rows, var)`` Momentum4D PF candidates, sorted by decreasing pT;
+    ``constituents``: ``(rows, var)`` Momentum4D PF candidates, sorted by decreasing pT
+    (ties in link order, NaN first as in ``ak.argsort(ascending=False)``);
     ``event_index``: ``(rows,)`` entry of the chunk of each jet. Links pointing outside
     the event's jets or candidates are ignored.
     """
@@ -36,19 +40,16 @@ def link_constituents(chunk: ak.Array) -> tuple[ak.Array, ak.Array, np.ndarray]:
     n_jet = ak.to_numpy(ak.num(jets_ev, axis=1)).astype(np.int64)
     n_cand = ak.to_numpy(ak.num(cands_ev, axis=1)).astype(np.int64)
     n_link = ak.to_numpy(ak.num(links, axis=1)).astype(np.int64)
-    jet_off = np.concatenate([[0], np.cumsum(n_jet)])[:-1]
-    cand_off = np.concatenate([[0], np.cumsum(n_cand)])[:-1]
     link_ev = np.repeat(np.arange(len(n_link)), n_link)
     flat_links = ak.flatten(links)
-    jidx = ak.to_numpy(flat_links.jet_idx).astype(np.int64)
-    cidx = ak.to_numpy(flat_links.cand_idx).astype(np.int64)
+    jidx = ak.to_numpy(flat_links["jet_idx"]).astype(np.int64)
+    cidx = ak.to_numpy(flat_links["cand_idx"]).astype(np.int64)
     ok = (jidx >= 0) & (jidx < n_jet[link_ev]) & (cidx >= 0) & (cidx < n_cand[link_ev])
-    gjet = (jet_off[link_ev] + jidx)[ok]
-    gcand = (cand_off[link_ev] + cidx)[ok]
-    order = np.argsort(gjet, kind="stable")
-    counts = np.bincount(gjet, minlength=int(n_jet.sum()))
+    gjet = (starts(n_jet)[link_ev] + jidx)[ok]
+    gcand = (starts(n_cand)[link_ev] + cidx)[ok]
     flat_cands = ak.flatten(cands_ev)
+    order = argsort_desc_within(gjet, ak.to_numpy(flat_cands["pt"])[gcand], nan_first=True)
+    counts = np.bincount(gjet, minlength=int(n_jet.sum()))
     cons = ak.unflatten(flat_cands[gcand[order]], counts)
-    cons = cons[ak.argsort(cons.pt, axis=1, ascending=False)]
     jets = ak.flatten(jets_ev)
     return jets, cons, np.repeat(np.arange(len(n_jet)), n_jet)
