@@ -7,7 +7,9 @@ on a physicist's fresh machine (it did once: ONNX export was dev-only).
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,27 @@ def test_main_job_installs_every_package_the_rules_import():
         installed |= {_name(r) for r in project["optional-dependencies"][extra]}
     for rule, packages in NEEDED_BY_RULES.items():
         assert packages <= installed, f"rule {rule} needs {sorted(packages - installed)}, not installed by run-analysis.sh"
+
+
+def test_every_third_party_import_of_the_package_is_declared():
+    """A package imported by dl4hep but only present as someone else's dependency can vanish."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = {_name(r) for r in project["dependencies"]}
+    for reqs in project["optional-dependencies"].values():
+        declared |= {_name(r) for r in reqs}
+    dist_of = {"sklearn": "scikit-learn", "yaml": "pyyaml", "pythia8": "pythia8mc", "torch_geometric": "torch-geometric",
+               "pydantic_core": "pydantic"}
+    imported = set()
+    for path in (REPO / "src/dl4hep").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m != "dl4hep"}
+    assert {"torch", "awkward", "onnx"} <= third_party  # the scan sees lazy imports too
+    missing = {dist_of.get(m, m) for m in third_party} - declared
+    assert not missing, f"imported by dl4hep but not declared in pyproject.toml: {sorted(missing)}"
 
 
 def test_default_targets_include_the_onnx_export(at_repo):
