@@ -11,8 +11,8 @@ while other jobs load the machine (the wall time then also counts time spent wai
 
 from __future__ import annotations
 
+import argparse
 import glob
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -60,15 +60,12 @@ def main(files: list[str], repeat: int = 3, sets: list[str] = SETS) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    repeat, sets = 3, SETS
-    if "--cpu" in args:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="*", help="ntuples (default: data/mini_*.root)")
+    parser.add_argument("--repeat", type=int, default=3, help="passes per figure; the best is kept")
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated feature sets")
+    parser.add_argument("--cpu", action="store_true", help="time process CPU instead of wall time")
+    args = parser.parse_args()
+    if args.cpu:
         CLOCK = time.process_time
-        args.remove("--cpu")
-    while args[:1] in (["--repeat"], ["--sets"]):
-        if args[0] == "--repeat":
-            repeat = int(args[1])
-        else:
-            sets = args[1].split(",")
-        args = args[2:]
-    main(args or sorted(glob.glob("data/mini_*.root")), repeat, sets)
+    main(args.files or sorted(glob.glob("data/mini_*.root")), args.repeat, args.sets.split(","))

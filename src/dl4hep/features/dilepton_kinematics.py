@@ -35,8 +35,8 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dl4hep.features.base import FeatureOutput
-from dl4hep.features.segments import argsort_desc_within
+from dl4hep.features.base import FeatureOutput, cartesian, delta_phi
+from dl4hep.features.segments import argsort_desc_within, starts
 
 NAME = "dilepton_kinematics"
 BLOCKS = {"tabular"}
@@ -91,7 +91,7 @@ def _leading(collections: list[tuple[dict[str, np.ndarray], np.ndarray]], n_even
     event = np.concatenate([e for _, e in collections])
     order = argsort_desc_within(event, cols["pt"])  # = np.lexsort((-pt, event)), one packed-key argsort
     counts = np.bincount(event, minlength=n_events)
-    start = np.cumsum(counts) - counts
+    start = starts(counts)
     out = []
     for i in range(ranks):
         has = counts > i
@@ -104,13 +104,7 @@ def _leading(collections: list[tuple[dict[str, np.ndarray], np.ndarray]], n_even
 
 
 def _cartesian(o: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    px, py, pz = o["pt"] * np.cos(o["phi"]), o["pt"] * np.sin(o["phi"]), o["pt"] * np.sinh(o["eta"])
-    return {"px": px, "py": py, "pz": pz, "E": np.sqrt(px**2 + py**2 + pz**2 + o["mass"] ** 2)}
-
-
-def _delta_phi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """phi_a - phi_b wrapped to [-pi, pi)."""
-    return np.mod(a - b + np.pi, 2 * np.pi) - np.pi
+    return cartesian(o["pt"], o["eta"], o["phi"], o["mass"])
 
 
 def _opening_angle(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> np.ndarray:
@@ -122,7 +116,7 @@ def _opening_angle(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> np.nda
 def _pair(a: dict[str, np.ndarray], b: dict[str, np.ndarray], pa: dict[str, np.ndarray], pb: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Dilepton-system quantities from two objects (pT/eta/phi/mass ``a, b``; cartesian ``pa, pb``)."""
     px, py, pz, e = (pa[k] + pb[k] for k in ("px", "py", "pz", "E"))
-    dphi = _delta_phi(a["phi"], b["phi"])
+    dphi = delta_phi(a["phi"], b["phi"])
     return {
         "mll": np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0)), "ptll": np.hypot(px, py),
         "phill": np.arctan2(py, px), "dphi_ll": np.abs(dphi),
@@ -159,7 +153,7 @@ def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
         "mll": ll["mll"], "ptll": ll["ptll"], "dphi_ll": ll["dphi_ll"], "dR_ll": ll["dR_ll"],
         "angle_ll": ll["angle_ll"], "angle_jj": _opening_angle(p["j1"], p["j2"]),
         # sqrt(2 pT MET (1 - cos dphi)) written as 2 sqrt(pT MET) |sin(dphi / 2)|: no cancellation at small dphi
-        "mT": 2 * np.sqrt(ll["ptll"] * met_pt) * np.abs(np.sin(_delta_phi(ll["phill"], met_phi) / 2)),
+        "mT": 2 * np.sqrt(ll["ptll"] * met_pt) * np.abs(np.sin(delta_phi(ll["phill"], met_phi) / 2)),
     })
     tab = {k: np.asarray(v, np.float32) for k, v in tab.items()}
     for rank, prefix in ((1, "j1_"), (2, "j2_")):

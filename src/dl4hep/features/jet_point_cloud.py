@@ -7,7 +7,7 @@ marks real particles). Jet axis: the stored FatJet ``(pt, eta, phi, mass)``.
 Per-particle features (ParticleNet/ParT convention; Qu & Gouskos, PRD 101 (2020) 056019;
 Qu, Li, Qian, arXiv:2202.03772):
 
-``deta`` = η − η_J, ``dphi`` = φ − φ_J wrapped to (−π, π], ``log_pt``, ``log_e``,
+``deta`` = η − η_J, ``dphi`` = φ − φ_J wrapped to [−π, π), ``log_pt``, ``log_e``,
 ``log_pt_rel`` = ln(pT/pT_J), ``log_e_rel`` = ln(E/E_J), ``dR`` = √(Δη² + Δφ²),
 ``charge``, ``is_charged_hadron`` (|pdgId| = 211), ``is_neutral_hadron`` (130),
 ``is_photon`` (22), ``is_electron`` (11), ``is_muon`` (13), ``tanh_d0`` = tanh(d0 / cm),
@@ -25,7 +25,7 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dl4hep.features.base import FeatureOutput, to_numpy
+from dl4hep.features.base import FeatureOutput, cartesian, delta_phi, to_numpy
 from dl4hep.features.jets import CAND_FIELDS, JET_FIELDS, link_constituents
 from dl4hep.features.segments import scatter_padded, slots, stack_columns
 
@@ -68,11 +68,6 @@ def truth_of(jets: ak.Array) -> np.ndarray | None:
     return to_numpy(jets["truth_match"], bool) if "truth_match" in ak.fields(jets) else None
 
 
-def _cartesian(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, ...]:
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    return px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + mass**2)
-
-
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     jets, cons, event_index = link_constituents(chunk)
     P, n = options.max_particles, len(jets)
@@ -90,15 +85,15 @@ def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
         return ak.to_numpy(flat[name])[h].astype(np.float64)
 
     pt, eta, phi = col("pt"), col("eta"), col("phi")
-    cp4 = _cartesian(pt, eta, phi, col("mass"))
+    cp4 = cartesian(pt, eta, phi, col("mass"))
     jet = {k: ak.to_numpy(jets[k]).astype(np.float64) for k in ("pt", "eta", "phi", "mass")}
-    jet_e = _cartesian(jet["pt"], jet["eta"], jet["phi"], jet["mass"])[3]
+    jet_e = cartesian(jet["pt"], jet["eta"], jet["phi"], jet["mass"])["E"]
     deta = eta - jet["eta"][row]
-    dphi = np.mod(phi - jet["phi"][row] + np.pi, 2 * np.pi) - np.pi
+    dphi = delta_phi(phi, jet["phi"][row])
     pdg = np.abs(col("pdgId"))
     with np.errstate(divide="ignore", invalid="ignore"):
         feats = stack_columns([
-            deta, dphi, np.log(pt), np.log(cp4[3]), np.log(pt / jet["pt"][row]), np.log(cp4[3] / jet_e[row]),
+            deta, dphi, np.log(pt), np.log(cp4["E"]), np.log(pt / jet["pt"][row]), np.log(cp4["E"] / jet_e[row]),
             np.hypot(deta, dphi), col("charge"), pdg == 211, pdg == 130, pdg == 22, pdg == 11, pdg == 13,
             np.tanh(col("d0")), col("d0Err"), np.tanh(col("dz")), col("dzErr"),
         ])
@@ -107,6 +102,6 @@ def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
         observers=jet_observers(jets, n_cons),
         points=scatter_padded(feats, row, slot, n, P),
         points_mask=scatter_padded(np.ones(len(row), bool), row, slot, n, P, bool),
-        points_p4=scatter_padded(stack_columns(list(cp4)), row, slot, n, P),
+        points_p4=scatter_padded(stack_columns(list(cp4.values())), row, slot, n, P),
         truth_match=truth_of(jets),
     )

@@ -26,7 +26,7 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dl4hep.features.base import FeatureOutput, to_numpy
+from dl4hep.features.base import FeatureOutput, cartesian, to_numpy
 from dl4hep.features.jet_point_cloud import OBSERVERS, jet_observers, truth_of
 from dl4hep.features.jets import CAND_FIELDS, JET_FIELDS, link_constituents
 from dl4hep.features.segments import segment_sum, slots, starts
@@ -51,11 +51,6 @@ def names(options: Options) -> dict[str, Any]:
     return {"tabular": TABULAR, "points": [], "observers": OBSERVERS, "max_points": 0}
 
 
-def _flat_cartesian(pt, eta, phi, mass) -> dict[str, np.ndarray]:
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    return {"px": px, "py": py, "pz": pz, "E": np.sqrt(px**2 + py**2 + pz**2 + mass**2)}
-
-
 def _jagged_p4(p4: dict[str, np.ndarray], counts: np.ndarray) -> ak.Array:
     """``(jets, var)`` records of px, py, pz, E built from flat arrays (no copy, no ak.zip)."""
     offsets = ak.index.Index64(np.concatenate([[0], np.cumsum(counts)]))
@@ -73,7 +68,7 @@ def _with_ghosts(c: dict[str, np.ndarray], counts: np.ndarray, jet_eta: np.ndarr
         return _jagged_p4(c, counts)
     k = np.arange(1, n_ghost + 1) * 1e-3
     m = len(ghosted) * n_ghost
-    g = _flat_cartesian(np.full(m, 1e-8), (jet_eta[ghosted, None] + k).ravel(),
+    g = cartesian(np.full(m, 1e-8), (jet_eta[ghosted, None] + k).ravel(),
                         (jet_phi[ghosted, None] + k).ravel(), np.zeros(m))
     total = counts.copy()
     total[ghosted] += n_ghost
@@ -116,7 +111,7 @@ def nsubjettiness(cons: ak.Array, jets: ak.Array, n_max: int = 3, R0: float = 0.
     counts = ak.to_numpy(ak.num(cons, axis=1)).astype(np.int64)
     flat = ak.flatten(cons)
     pt, eta, phi, mass = (ak.to_numpy(flat[k]).astype(np.float64) for k in ("pt", "eta", "phi", "mass"))
-    particles = _with_ghosts(_flat_cartesian(pt, eta, phi, mass), counts, to_numpy(jets["eta"], np.float64),
+    particles = _with_ghosts(cartesian(pt, eta, phi, mass), counts, to_numpy(jets["eta"], np.float64),
                              to_numpy(jets["phi"], np.float64), n_max)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # fastjet's generic exclusive-jets advisory

@@ -36,7 +36,7 @@ Tabular features (energies in GeV):
 Points ``(clusters, max_hits, 5)``, hits sorted by energy (descending):
 ``d_ieta, d_iphi, log_energy, time, energy_fraction`` (E_i / E_cluster); ``points_p4``
 are massless crystals at :math:`\eta = a\,c(i\eta)`, :math:`\phi = 2\pi\,(i\phi - 0.5)/360`
-wrapped to :math:`(-\pi, \pi]`, energy :math:`E_i`.
+wrapped to :math:`(-\pi, \pi)` (no centre sits at ±π), energy :math:`E_i`.
 
 Observers: ``energy``, ``eta``, ``phi``, ``pt`` = energy / cosh(eta), ``n_hits``.
 """
@@ -51,7 +51,7 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dl4hep.features.base import FeatureOutput, to_numpy
+from dl4hep.features.base import FeatureOutput, delta_phi, to_numpy
 from dl4hep.features.segments import (
     argsort_desc_within,
     by_integer,
@@ -103,7 +103,7 @@ def _continuous_ieta(ieta: np.ndarray, has_zero: bool) -> np.ndarray:
 
 def _crystal_phi(iphi: np.ndarray) -> np.ndarray:
     """Crystal centre φ = 2π (iphi − 0.5) / 360, wrapped by 2π into (−π, π) (centres never sit at ±π)."""
-    return np.mod(2 * np.pi * (iphi - 0.5) / N_IPHI + np.pi, 2 * np.pi) - np.pi
+    return delta_phi(2 * np.pi * (iphi - 0.5) / N_IPHI)
 
 
 @dataclass
