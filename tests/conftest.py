@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-REAL_DATA = REPO.parent / "shared" / "data" / "real"
+from tests.paths import REAL_DATA, REPO
 
 
 @pytest.fixture(scope="session")
@@ -18,8 +17,8 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def real_data() -> Path:
-    if not REAL_DATA.is_dir():
-        pytest.skip(f"real CMS test files not found at {REAL_DATA}")
+    # The files ship with the repository (tests/data/README.md): missing means a broken checkout.
+    assert REAL_DATA.is_dir(), f"real CMS test files not found at {REAL_DATA}"
     return REAL_DATA
 
 

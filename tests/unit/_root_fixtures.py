@@ -8,7 +8,9 @@ import awkward as ak
 import numpy as np
 import uproot
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+from tests.paths import REAL_DATA
+
+REAL = REAL_DATA
 
 
 def _coll(rng: np.random.Generator, counts: np.ndarray, fields: dict) -> ak.Array:

@@ -15,9 +15,10 @@ from dl4hep.config import analysis_from_dict
 from dl4hep.errors import ConfigError
 from dl4hep.features.api import build_features
 from dl4hep.features.selection import compile_selection
+from tests.paths import REAL_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL = ROOT.parent / "shared" / "data" / "real"
+REAL = REAL_DATA
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _root_fixtures import write_generated  # noqa: E402
 
@@ -115,7 +116,7 @@ def test_selection_language_is_safe():
 _MEM_SCRIPT = """
 import sys, tracemalloc, yaml
 from pathlib import Path
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {repo!r}]
 from test_features_api import make_config
 from dl4hep.features.api import build_features
 tmp = Path({tmp!r}); path = Path(sys.argv[1])
@@ -134,7 +135,7 @@ def test_memory_bounded_by_chunk_size(tmp_path):
     for p in (small, big):
         d = tmp_path / p.stem
         d.mkdir()
-        script = _MEM_SCRIPT.format(tests=str(Path(__file__).parent), tmp=str(d))
+        script = _MEM_SCRIPT.format(tests=str(Path(__file__).parent), repo=str(ROOT), tmp=str(d))
         res = subprocess.run([sys.executable, "-c", script, str(p)], capture_output=True, text=True, check=True)
         peaks.append(int(res.stdout.strip().splitlines()[-1]))
     assert peaks[1] < 1.5 * peaks[0], peaks

@@ -8,9 +8,10 @@ from dl4hep.errors import BranchNotFoundError, ConfigError, InputFileError
 from dl4hep.io.inspect import describe_file
 from dl4hep.io.reader import ChunkReader
 from dl4hep.io.schema import load_input_schema
+from tests.paths import REAL_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL = ROOT.parent / "shared" / "data" / "real"
+REAL = REAL_DATA
 CONFIGS = ROOT / "configs"
 NEEDS = {"fatjets": {"pt": True, "eta": True, "phi": True, "mass": True, "msoftdrop": True}}
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import REAL_DATA
+
 pytestmark = pytest.mark.workflow
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -77,7 +79,7 @@ def test_glob_matching_nothing_fails_before_any_job(repo, tmp_path):
         f"output: {tmp_path}/out\n"
         "tasks:\n  dilepton:\n    input: nanoaod\n    samples:\n"
         f"      hww: {{generator: null, files: ['{tmp_path}/nothing/*.root'], cross_section: 1.0}}\n"
-        f"      ttbar: {{generator: null, files: ['{repo.parent}/shared/data/real/nano_tt_v12.root'], cross_section: 1.0}}\n"
+        f"      ttbar: {{generator: null, files: ['{REAL_DATA}/nano_tt_v12.root'], cross_section: 1.0}}\n"
     )
     res = snakemake(repo, "-n", "--configfile", str(cfg))
     assert res.returncode != 0

@@ -5,7 +5,7 @@ an event puts candidate ``pFCandsIdx`` into large-R jet ``jetIdx`` (indices into
 the event's ``FatJet`` and ``PFCands`` collections). Constituents are gathered
 columnar: a global jet number per link, one stable argsort by (jet, decreasing pT)
 (:func:`dl4hep.features.segments.argsort_desc_within`), :func:`ak.unflatten`.
-``FatJet_nConstituents`` is not needed (the shared PFNano file lacks it).
+``FatJet_nConstituents`` is not needed (the PFNano test file lacks it).
 
 Rows are *all FatJets of the chunk, flattened event-major*, for every jet feature
 set, so ``jet_point_cloud`` and ``jet_substructure`` rows align.
