@@ -202,3 +202,41 @@ def test_photon_clusters_more_compact_than_pileup(files):
     e = _events(files["photon"])
     assert ak.all(abs(e["Cluster_eta"]) < 1.479)
     assert ak.all(ak.num(e["CaloHit_energy"]) <= 49 * ak.num(e["Cluster_energy"]))
+
+
+def test_calo_hits_and_seeds_inside_the_barrel(files):
+    """ieta = floor(eta/0.0174) of every stored crystal lies in the barrel, [-85, 84] (docs)."""
+    for sample in ("photon", "pileup"):
+        e = _events(files[sample])
+        for branch in ("CaloHit_ieta", "Cluster_seedIeta"):
+            ie = ak.to_numpy(ak.flatten(e[branch]))
+            assert len(ie) and ie.min() >= -85 and ie.max() <= 84, (sample, branch, ie.min(), ie.max())
+
+
+def test_pileup_pool_reuse_is_bounded_and_recorded(cfg, tmp_path):
+    """200 pileup events at mu = 60 draw about 3 * 60 * 200 = 36000 interactions; with the default
+    bound of 100 uses per pool event the pool holds ceil(36000 / 100) = 360 events (the old rule,
+    min(300, 2 * 200 + 50) = 300 events, gave 120 uses each)."""
+    import json
+
+    out = tmp_path / "pu.root"
+    summary = generate_sample(config=cfg, sample="pileup", events=200, seed=21, out=out)
+    prov = json.loads(out.with_name("pu.root.provenance.json").read_text())
+    pool = prov["summary"]["pileup_pool"]
+    assert pool == summary["pileup_pool"]
+    assert pool["pool_events"] == 360
+    assert pool["interactions_drawn"] == pytest.approx(36000, rel=0.03)  # Poisson: +- 0.5 %
+    assert pool["mean_uses_per_pool_event"] == pytest.approx(pool["interactions_drawn"] / 360)
+    assert pool["mean_uses_per_pool_event"] < 105
+
+
+def test_each_chunk_seed_draws_its_own_pileup_pool(cfg):
+    from dl4hep.generate.api import EventGenerator
+    from dl4hep.generate.processes import parse_generator
+
+    settings = parse_generator({"process": "pileup_only", "pileup_mu": 60}, where="test")
+    pools = [EventGenerator(settings, seed=s, com_energy_tev=13.6, events=10).pool for s in (3, 4, 3)]
+    assert pools[0].size == pools[1].size == 300  # the floor for small jobs
+    np.testing.assert_array_equal(pools[0].e, pools[2].e)  # same seed, same pool
+    n = min(len(pools[0].e), len(pools[1].e))
+    assert not np.isin(pools[0].e[:n], pools[1].e[:n]).any()  # no particle shared between chunks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -21,13 +22,31 @@ from dl4hep.generate.processes import (
 from dl4hep.io.atomic import atomic_output
 from dl4hep.provenance import write_provenance
 
-__all__ = ["EventGenerator", "generate_sample", "write_events"]
+__all__ = ["EventGenerator", "generate_sample", "pool_events", "write_events"]
 
 #: Events per Pythia batch (nextBatch) and per TTree.extend() call.
 BATCH = 100
 FLUSH = 1000
 RUN_NUMBER = 1
 EVENT_STRIDE = 10_000_000
+#: Minimum-bias events per Pythia batch when filling the pileup pool (bounds the memory).
+POOL_BATCH = 500
+#: Smallest pileup pool, whatever the job size (the old fixed pool: 300 events).
+POOL_MIN = 300
+#: Bunch crossings overlaid per event (-1, 0, +1), each with Poisson(pileup_mu) interactions.
+N_BX = 3
+
+
+def pool_events(mu: float, events: int, pool_size: int, max_reuse: float) -> int:
+    """Minimum-bias events in a job's pileup pool.
+
+    A job draws about N_int = 3·μ·events interactions (3 bunch crossings of Poisson(μ)), so a
+    pool of n events is used N_int/n times per event on average. The pool is sized for a mean
+    reuse of at most ``max_reuse``: n = min(pool_size, max(POOL_MIN, ceil(N_int / max_reuse))).
+    The achieved reuse is reported by :meth:`PileupPool.stats` (provenance ``summary.pileup_pool``).
+    """
+    n_int = N_BX * max(mu, 0.0) * events
+    return int(min(pool_size, max(POOL_MIN, math.ceil(n_int / max_reuse))))
 
 
 class EventGenerator:
@@ -48,12 +67,15 @@ class EventGenerator:
         self.pool_source = None
         self.t_pythia = 0.0
         if self.ecal and (self.mu > 0 or self.process == "pileup_only"):
-            n_pool = int(min(settings.pool_size, 2 * events + 50))
             t0 = time.perf_counter()
+            # stream 2 of this chunk's seed: every chunk overlays its own minimum-bias events
             self.pool_source = PythiaSource(["SoftQCD:nonDiffractive = on"], seed=seed, stream=2,
                                             com_energy_tev=com_energy_tev)
-            flat = flatten_batch(self.pool_source.batch(n_pool), self.pool_source)
-            self.pool = PileupPool.from_flat(flat)
+            n_pool = pool_events(self.mu, events, settings.pool_size, settings.pool_max_reuse)
+            self.pool = PileupPool.concat([
+                PileupPool.from_flat(flatten_batch(self.pool_source.batch(k), self.pool_source))
+                for k in np.diff(np.append(np.arange(0, n_pool, POOL_BATCH), n_pool))
+            ])
             self.t_pythia += time.perf_counter() - t0
         self.source = None
         if self.process != "pileup_only":
@@ -214,8 +236,11 @@ def write_events(path: Path, gen: EventGenerator, *, events: int, seed: int, pro
         runs.extend({"run": np.array([RUN_NUMBER], np.uint32), "genEventCount": np.array([written], np.int64),
                      "genEventSumw": np.array([sumw]), "genCrossSection": np.array([sigma])})
         t_write += time.perf_counter() - t0
-    return {"events": written, "sum_weights": sumw, "cross_section_pb": float(sigma), "time_pythia_s": gen.t_pythia,
-            "time_detector_s": gen.t_detector, "time_write_s": t_write}
+    summary = {"events": written, "sum_weights": sumw, "cross_section_pb": float(sigma),
+               "time_pythia_s": gen.t_pythia, "time_detector_s": gen.t_detector, "time_write_s": t_write}
+    if gen.pool is not None:
+        summary["pileup_pool"] = gen.pool.stats()
+    return summary
 
 
 def generate_sample(*, config: Any, sample: str, events: int, seed: int, out: Path) -> dict[str, Any]:

@@ -22,7 +22,9 @@ __all__ = [
     "EcalDeposits",
     "build_ecal_cluster",
     "btag_decision",
+    "calorimetric_energy",
     "ecal_deposits",
+    "ecal_deposits_with_source",
     "find_pileup_seeds",
     "impact_parameters",
     "make_pf_candidates",
@@ -145,6 +147,11 @@ def impact_parameters(
     return d0, dz
 
 
+def _curl_pt(p: DetectorParams) -> float:
+    """pT (GeV) below which a unit-charge track curls up before the ECAL: k = 0.3·B[T]·R[m]/2."""
+    return 0.3 * p.bfield * (p.ecal_radius / 100.0) / 2.0
+
+
 def make_pf_candidates(
     rng: np.random.Generator,
     p: DetectorParams,
@@ -155,11 +162,15 @@ def make_pf_candidates(
 ) -> dict[str, np.ndarray]:
     """Turn visible final-state particles into PF-like candidates.
 
-    Charged particles inside the tracker become tracks (efficiency, pT and angle
-    resolution, impact parameters from the true production vertex plus resolution);
-    neutrals (and charged particles outside the tracker) become calorimeter
-    candidates with energy resolution. Returns flat arrays plus ``keep`` (bool mask
-    over the input particles) so callers can map candidates back to particles.
+    Charged particles inside the tracker (abs(η) < ``track_eta_max``) become tracks with
+    efficiency ``eff(pT)``, resolution σ(pT)/pT = a ⊕ b·pT, angle smearing and impact
+    parameters from the true production vertex. Neutrals and charged particles outside the
+    tracker become calorimeter candidates (22 for e/γ, 130 otherwise) with σ(E)/E = a/√E ⊕ c.
+    A charged particle inside the tracker whose track is lost (efficiency or pT < ``track_pt_min``)
+    still showers in the calorimeter, as in particle flow: if it reaches the ECAL radius
+    (pT > k = 0.3·B·R/2) it becomes a calorimeter candidate at the bent impact φ − q·asin(k/pT);
+    lost muons (MIPs) vanish. Returns flat arrays plus ``keep`` (bool mask over the input
+    particles) so callers can map candidates back to particles.
     """
     n = len(px)
     pt, eta, phi = pt_eta_phi(px, py, pz)
@@ -170,16 +181,17 @@ def make_pf_candidates(
     eff = np.where(apdg == 13, p.muon_eff, eff)
     u = rng.random(n)
     trk = charged & (pt > p.track_pt_min) & (u < eff)
-    # neutral candidates: photons / electrons outside tracker -> EM; other neutrals -> hadronic
+    lost = charged & ~trk & (pt > _curl_pt(p))  # untracked, but reaches the calorimeter
+    # calorimeter candidates: photons / electrons -> EM; other hadrons -> hadronic; never muons
     em_like = (apdg == 22) | (apdg == 11)
-    neutral = ~charged & (np.abs(eta) < p.calo_eta_max) & (apdg != 13)
-    nphot = neutral & em_like & (e > p.photon_e_min)
-    nhad = neutral & ~em_like & (e > p.nhad_e_min)
+    calo = (~charged | lost) & (np.abs(eta) < p.calo_eta_max) & (apdg != 13)
+    nphot = calo & em_like & (e > p.photon_e_min)
+    nhad = calo & ~em_like & (e > p.nhad_e_min)
     keep = trk | nphot | nhad
 
     out_pt = pt.copy()
     out_eta = eta.copy()
-    out_phi = phi.copy()
+    out_phi = np.where(lost, _bend(p, phi, pt, charge)[0], phi)
     g = rng.standard_normal((4, n))
     # tracks
     rel = np.hypot(p.track_pt_res_a, p.track_pt_res_b * pt)
@@ -242,9 +254,15 @@ def relative_isolation(
     return iso
 
 
-def btag_decision(rng: np.random.Generator, p: DetectorParams, flavour: np.ndarray) -> np.ndarray:
-    """Truth-based b-tag: 1 with probability eff_b (flavour 5), eff_c (4), eff_light (0)."""
+def btag_decision(
+    rng: np.random.Generator, p: DetectorParams, flavour: np.ndarray, eta: np.ndarray
+) -> np.ndarray:
+    """Truth-based b-tag: 1 with probability eff_b (flavour 5), eff_c (4), eff_light (0).
+
+    b-tagging needs tracks, so jets with abs(η) >= ``track_eta_max`` (2.5) are never tagged.
+    """
     eff = np.select([flavour == 5, flavour == 4], [p.btag_eff_b, p.btag_eff_c], p.btag_eff_light)
+    eff = np.where(np.abs(eta) < p.track_eta_max, eff, 0.0)
     return (rng.random(len(flavour)) < eff).astype(np.float32)
 
 
@@ -275,12 +293,53 @@ class EcalDeposits:
 
 
 def _bend(p: DetectorParams, phi: np.ndarray, pt: np.ndarray, charge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """phi at the ECAL radius of a charged track in the solenoid; second value: reaches the ECAL."""
-    k = 0.3 * p.bfield * (p.ecal_radius / 100.0) / 2.0  # GeV: pT below this curls up
-    ratio = k / np.maximum(pt, 1e-6)
+    """φ at the ECAL radius R of a track from the beam line in the solenoid field B.
+
+    A helix of radius r = pT/(0.3·B) [m, GeV, T] crosses the cylinder of radius R at the
+    azimuth φ_R = φ0 − q·asin(R/2r) = φ0 − q·asin(0.3·B·R/(2·pT)): positive charges turn
+    clockwise in B along +z. ``pt`` must be the transverse momentum of the particle that
+    travels (not a deposited energy). Second value: reaches the ECAL (neutral, or
+    pT > k = 0.3·B·R/2 = 0.735 GeV for CMS; softer tracks curl up inside).
+    """
+    ratio = _curl_pt(p) / np.maximum(pt, 1e-6)
     reach = (charge == 0) | (ratio < 1)
     dphi = np.arcsin(np.clip(ratio, 0, 1))
     return phi - np.sign(charge) * dphi * (charge != 0), reach
+
+
+def calorimetric_energy(e: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray,
+                        pdg: np.ndarray) -> np.ndarray:
+    """Energy a hadron can release in a calorimeter: E − m for baryons, E + m for antibaryons.
+
+    A baryon keeps its baryon number, so only its kinetic energy T = E − m is available; an
+    antibaryon annihilates and releases E + m; mesons (and everything else) release E.
+    m = sqrt(max(E² − p², 0)). Baryons: PDG codes 1000 ≤ abs(pdg) < 10000 (e.g. p 2212, n 2112, Λ 3122).
+    """
+    m = np.sqrt(np.maximum(e * e - px * px - py * py - pz * pz, 0.0))
+    apdg = np.abs(pdg)
+    baryon = (apdg >= 1000) & (apdg < 10000)
+    return np.where(baryon, e - np.sign(pdg) * m, e)
+
+
+@dataclass
+class _Legs:
+    """Columnar list of ECAL front-face deposits under construction (one row per deposit)."""
+
+    idx: list = field(default_factory=list)     # source particle
+    energy: list = field(default_factory=list)  # deposited energy
+    pt: list = field(default_factory=list)      # transverse momentum of what travels to the ECAL
+    q: list = field(default_factory=list)       # its charge
+    em: list = field(default_factory=list)      # EM (narrow) or hadronic (wide) profile
+
+    def add(self, mask, energy, pt, q, em) -> None:
+        i = np.nonzero(mask)[0]
+        self.idx.append(i)
+        for name, v in (("energy", energy), ("pt", pt), ("q", q)):
+            getattr(self, name).append(v[i] if np.ndim(v) else np.full(len(i), v, float))
+        self.em.append(np.full(len(i), em))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.concatenate(getattr(self, f.name)) for f in fields(self))
 
 
 def ecal_deposits(
@@ -288,73 +347,72 @@ def ecal_deposits(
     px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, pdg: np.ndarray, charge: np.ndarray,
     vz: np.ndarray | float = 0.0, t0: np.ndarray | float = 0.0, weight: np.ndarray | float = 1.0,
 ) -> EcalDeposits:
-    """Deposits of visible particles in the ECAL barrel.
+    """Deposits of visible particles in the ECAL barrel (see :func:`ecal_deposits_with_source`)."""
+    return ecal_deposits_with_source(rng, p, px=px, py=py, pz=pz, e=e, pdg=pdg, charge=charge,
+                                     vz=vz, t0=t0, weight=weight)[0]
 
-    Photons convert with probability ``conversion_prob`` into an e+e- pair sharing the
-    energy (each leg bent by the field); electrons radiate a brem fraction deposited at
-    their original direction; muons and non-interacting hadrons leave ``mip_energy``;
-    interacting hadrons deposit a uniform fraction of their energy with a wide profile.
-    ``vz`` (cm) shifts the impact eta (pileup vertices); ``weight`` scales energies
+
+def ecal_deposits_with_source(
+    rng: np.random.Generator, p: DetectorParams, *,
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, pdg: np.ndarray, charge: np.ndarray,
+    vz: np.ndarray | float = 0.0, t0: np.ndarray | float = 0.0, weight: np.ndarray | float = 1.0,
+) -> tuple[EcalDeposits, np.ndarray]:
+    """Deposits of visible particles in the ECAL barrel, and the input index of each deposit.
+
+    Every deposit is bent with the transverse momentum of what travels to the ECAL, never with
+    its deposited energy: Δφ = asin(0.3·B·R/(2·pT)) (:func:`_bend`).
+
+    * photons: unconverted → E at φ; converted (probability ``conversion_prob``) → two legs
+      with momentum fractions z and 1 − z (z uniform), each bent with its own pT·z, pT·(1 − z);
+    * electrons: a brem photon takes E·f_b (f_b uniform in [0, ``brem_frac_max``]) along φ, the
+      electron keeps E·(1 − f_b) and is bent with its remaining pT·(1 − f_b);
+    * muons and non-interacting charged hadrons: a MIP of min(``mip_energy``, E), bent with the
+      particle's pT (they reach the ECAL when pT > 0.3·B·R/2);
+    * hadrons interacting in the ECAL (probability ``had_interact_prob``): a fraction f uniform
+      in ``had_ecal_frac`` of the calorimetric energy (:func:`calorimetric_energy`, E ∓ m for
+      (anti)baryons), wide profile, charged ones bent with the particle's pT.
+
+    ``vz`` (cm) shifts the impact: η_R = asinh(sinh η + vz/R); ``weight`` scales energies
     (out-of-time pulse fraction); ``t0`` is the arrival time offset (ns).
     """
     n = len(px)
     if n == 0:
-        return EcalDeposits()
-    vz = np.broadcast_to(np.asarray(vz, float), (n,))
-    t0 = np.broadcast_to(np.asarray(t0, float), (n,))
-    weight = np.broadcast_to(np.asarray(weight, float), (n,))
+        return EcalDeposits(), np.zeros(0, np.int64)
+    vz, t0, weight = (np.broadcast_to(np.asarray(x, float), (n,)) for x in (vz, t0, weight))
     pt, eta, phi = pt_eta_phi(px, py, pz)
     apdg = np.abs(pdg)
-    # impact eta after a vertex z shift
-    zf = vz + p.ecal_radius * np.sinh(np.clip(eta, -10, 10))
-    eta_f = np.arcsinh(zf / p.ecal_radius)
-    inb = (np.abs(eta_f) < p.ecal_eta_max + 0.05) & (apdg != 12) & (apdg != 14) & (apdg != 16)
+    eta_f = np.arcsinh(np.sinh(np.clip(eta, -10, 10)) + vz / p.ecal_radius)  # impact eta after a z shift
+    inb = (np.abs(eta_f) < p.ecal_eta_max + 0.05) & ~np.isin(apdg, (12, 14, 16))
     u = rng.random((3, n))
-    parts_eta, parts_phi, parts_e, parts_pt, parts_q, parts_em, parts_idx = [], [], [], [], [], [], []
-
-    def add(mask, frac, q, em, phi_override=None):
-        idx = np.nonzero(mask)[0]
-        parts_idx.append(idx)
-        parts_eta.append(eta_f[idx])
-        parts_phi.append(phi[idx] if phi_override is None else phi_override[idx])
-        fr = frac[idx] if np.ndim(frac) else np.full(len(idx), frac)
-        parts_e.append(e[idx] * fr)
-        parts_pt.append(pt[idx] * fr)
-        parts_q.append(q[idx] if np.ndim(q) else np.full(len(idx), q))
-        parts_em.append(np.full(len(idx), em))
-
+    legs = _Legs()
     photon = inb & (apdg == 22)
     conv = photon & (u[0] < p.conversion_prob)
     z = u[1]
-    add(photon & ~conv, 1.0, 0, True)
-    add(conv, z, 1, True)
-    add(conv, 1 - z, -1, True)
+    legs.add(photon & ~conv, e, pt, 0, True)
+    legs.add(conv, e * z, pt * z, 1, True)
+    legs.add(conv, e * (1 - z), pt * (1 - z), -1, True)
     ele = inb & (apdg == 11)
     fb = u[1] * p.brem_frac_max
-    add(ele, 1 - fb, charge, True)
-    add(ele, fb, 0, True)  # brem photon along the original direction
-    mu = inb & (apdg == 13)
-    add(mu, np.minimum(p.mip_energy / np.maximum(e, 1e-6), 1.0), charge, True)
+    legs.add(ele, e * (1 - fb), pt * (1 - fb), charge, True)
+    legs.add(ele, e * fb, pt * fb, 0, True)  # brem photon along the original direction
+    mip = np.minimum(p.mip_energy, e)
     had = inb & (apdg != 22) & (apdg != 11) & (apdg != 13)
     inter = had & (u[2] < p.had_interact_prob)
     lo, hi = p.had_ecal_frac
-    add(inter, lo + (hi - lo) * u[1], charge, False)
-    add(had & ~inter & (charge != 0), np.minimum(p.mip_energy / np.maximum(e, 1e-6), 1.0), charge, True)
+    legs.add(inter, calorimetric_energy(e, px, py, pz, pdg) * (lo + (hi - lo) * u[1]), pt, charge, False)
+    legs.add((inb & (apdg == 13)) | (had & ~inter & (charge != 0)), mip, pt, charge, True)
 
-    idx = np.concatenate(parts_idx)
-    d_eta = np.concatenate(parts_eta)
-    d_phi0 = np.concatenate(parts_phi)
-    d_e = np.concatenate(parts_e)
-    d_pt = np.concatenate(parts_pt)
-    d_q = np.concatenate(parts_q)
-    d_em = np.concatenate(parts_em)
-    d_phi, reach = _bend(p, d_phi0, d_pt, d_q)
+    idx, d_e, d_pt, d_q, d_em = legs.arrays()
+    idx = idx.astype(np.int64)
+    d_phi, reach = _bend(p, phi[idx], d_pt, d_q)
+    d_eta = eta_f[idx]
     ok = reach & (np.abs(d_eta) < p.ecal_eta_max) & (d_e > 0)
     # times are calibrated so that a particle from the nominal vertex arrives at t = 0
-    return EcalDeposits(
+    dep = EcalDeposits(
         eta=d_eta[ok], phi=((d_phi + np.pi) % (2 * np.pi) - np.pi)[ok],
-        energy=(d_e * weight[idx])[ok], time=t0[idx][ok], em=d_em[ok],
+        energy=(d_e * weight[idx])[ok], time=t0[idx][ok], em=d_em[ok].astype(bool),
     )
+    return dep, idx[ok]
 
 
 def shower_fractions(
@@ -362,10 +420,15 @@ def shower_fractions(
 ) -> np.ndarray:
     """Fraction of each deposit's energy in a (2*half+1)^2 crystal block around it.
 
-    ``u, v`` are impact positions in crystal units relative to the centre of the
-    block's central crystal's lower edge convention: crystal k covers [k, k+1).
-    The lateral profile is a sum of two 2D Gaussians (core and tail, in crystal
-    units) integrated exactly over each crystal with erf. Returns ``(n, 2h+1, 2h+1)``.
+    ``u, v`` are the impact positions inside the central crystal, in crystal units
+    (crystal k covers [k, k+1), so 0 <= u, v < 1 for the central one). The lateral profile
+    is a sum of two 2D Gaussians (core σ_c, tail σ_t, core fraction f_c, crystal units)
+    integrated exactly over each crystal with erf:
+    P_ij = f_c·S_i(σ_c)·S_j(σ_c) + (1 − f_c)·S_i(σ_t)·S_j(σ_t),
+    S_k(σ) = ½[erf((k + 1 − u)/(√2 σ)) − erf((k − u)/(√2 σ))].
+    The block keeps the whole deposit: f_ij = P_ij / Σ_block P (the hadronic tail, σ_t = 3
+    crystals, has only ~83 % of its integral inside ±3 crystals; that energy is not lost, the
+    kept shape is renormalised). Returns ``(n, 2h+1, 2h+1)`` summing to 1.
     """
     k = np.arange(-half, half + 1, dtype=float)
     su = np.where(em, p.em_core_sigma, p.had_core_sigma)[:, None]
@@ -379,7 +442,8 @@ def shower_fractions(
 
     core = strip(u, su)[:, :, None] * strip(v, su)[:, None, :]
     tail = strip(u, st)[:, :, None] * strip(v, st)[:, None, :]
-    return fc * core + (1 - fc) * tail
+    prof = fc * core + (1 - fc) * tail
+    return prof / prof.sum(axis=(1, 2), keepdims=True)
 
 
 def _ieta(eta: np.ndarray) -> np.ndarray:
@@ -425,7 +489,9 @@ def build_ecal_cluster(
 
     Deposits within a few crystals of the window are spread with the lateral profile,
     smeared (stochastic and constant terms per deposit, noise per crystal), given a
-    time (energy-weighted deposit time plus resolution) and zero-suppressed. Returns
+    time (energy-weighted deposit time plus resolution) and zero-suppressed. Only barrel
+    crystals exist: rows with ieta = floor(η/0.0174) outside [−85, 84] are dropped (their
+    energy leaks out of the barrel), so every hit and seed lies in the barrel. Returns
     None if no crystal passes zero suppression.
     """
     half = p.ecal_window // 2
@@ -464,6 +530,9 @@ def build_ecal_cluster(
         tw = (w * sel.time[:, None, None])[inside]
         etime = np.bincount(flat, weights=tw, minlength=size * size).reshape(size, size)
     energy = energy + p.ecal_noise * rng.standard_normal((size, size))
+    # only barrel crystals exist: rows with ieta outside [IETA_MIN, IETA_MAX] read nothing
+    row_ieta = ieta0 - big + np.arange(size)
+    energy[(row_ieta < IETA_MIN) | (row_ieta > IETA_MAX)] = 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(energy > 0, etime / np.where(energy != 0, energy, 1), 0.0)
     # recentre on the maximum of the central 5x5 region

@@ -18,7 +18,7 @@ from dl4hep.generate.detector import DetectorParams, EcalDeposits
 from dl4hep.generate.pythia_run import FlatEvents, import_fastjet
 from dl4hep.generate.softdrop import softdrop_mass
 
-__all__ = ["PileupPool", "reconstruct_batch", "last_copy", "is_b_hadron", "is_c_hadron"]
+__all__ = ["PileupPool", "draw_vertices", "reconstruct_batch", "last_copy", "is_b_hadron", "is_c_hadron"]
 
 NEUTRINOS = (12, 14, 16)
 
@@ -120,9 +120,21 @@ def _jets_from(cs_jets: ak.Array) -> dict[str, np.ndarray]:
     return {"pt": pt, "eta": eta, "phi": phi, "mass": m}
 
 
+def draw_vertices(rng: np.random.Generator, p: DetectorParams, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex z (cm) and time (ns) of ``n`` in-time interactions: z ~ N(0, σ_z), t ~ N(0, σ_t).
+
+    The luminous region of CMS (σ_z = ``beamspot_sigma_z`` = 3.5 cm, σ_t = ``beamspot_sigma_t``
+    = 0.2 ns); the same for the hard scatter and every pileup vertex.
+    """
+    return rng.normal(0.0, p.beamspot_sigma_z, n), rng.normal(0.0, p.beamspot_sigma_t, n)
+
+
 @dataclass
 class PileupPool:
-    """Pre-generated minimum-bias interactions (visible particles near the barrel)."""
+    """Pre-generated minimum-bias interactions (visible particles near the barrel).
+
+    ``uses`` counts how often each pool event has been overlaid (see :meth:`stats`).
+    """
 
     offsets: np.ndarray
     px: np.ndarray
@@ -131,6 +143,11 @@ class PileupPool:
     e: np.ndarray
     pdg: np.ndarray
     charge: np.ndarray
+    uses: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.uses is None:
+            self.uses = np.zeros(self.size, np.int64)
 
     @property
     def size(self) -> int:
@@ -146,23 +163,36 @@ class PileupPool:
             px=ev.px[vis], py=ev.py[vis], pz=ev.pz[vis], e=ev.e[vis], pdg=ev.pid[vis], charge=ev.charge[vis],
         )
 
+    @staticmethod
+    def concat(pools: list[PileupPool]) -> PileupPool:
+        """One pool holding the events of ``pools`` in order."""
+        counts = np.concatenate([np.diff(x.offsets) for x in pools])
+        cols = {k: np.concatenate([getattr(x, k) for x in pools]) for k in ("px", "py", "pz", "e", "pdg", "charge")}
+        return PileupPool(offsets=np.concatenate([[0], np.cumsum(counts)]), **cols)
+
+    def stats(self) -> dict[str, float | int]:
+        """Reuse of the pool so far: mean uses per pool event = interactions drawn / pool events."""
+        drawn = int(self.uses.sum())
+        return {
+            "pool_events": self.size, "interactions_drawn": drawn,
+            "mean_uses_per_pool_event": drawn / max(self.size, 1), "max_uses": int(self.uses.max(initial=0)),
+        }
+
     def overlay(self, rng: np.random.Generator, p: DetectorParams, mu: float) -> EcalDeposits:
         """ECAL deposits of Poisson(mu) interactions in each of the bunch crossings -1, 0, +1.
 
         Each interaction is drawn at random from the pool, rotated by a random phi,
-        mirrored in z with probability 1/2, placed at a random vertex z and time; out-of-time
-        crossings arrive at -+25 ns with their amplitude scaled by ``oot_weight``.
+        mirrored in z with probability 1/2, placed at a vertex from :func:`draw_vertices`
+        (plus BX·25 ns); out-of-time crossings arrive at -+25 ns with their amplitude scaled
+        by ``oot_weight``.
         """
         if mu <= 0 or self.size == 0:
             return EcalDeposits()
-        picks, bxs = [], []
-        for bx in (-1, 0, 1):
-            n = rng.poisson(mu)
-            picks.append(rng.integers(0, self.size, n))
-            bxs.append(np.full(n, bx))
-        pick = np.concatenate(picks)
-        bx = np.concatenate(bxs)
-        nint = len(pick)
+        nbx = rng.poisson(mu, 3)
+        bx = np.repeat(np.array([-1, 0, 1]), nbx)
+        nint = len(bx)
+        pick = rng.integers(0, self.size, nint)
+        self.uses += np.bincount(pick, minlength=self.size)
         starts, stops = self.offsets[pick], self.offsets[pick + 1]
         lens = stops - starts
         inter = np.repeat(np.arange(nint), lens)
@@ -171,12 +201,12 @@ class PileupPool:
         flip = np.where(rng.random(nint) < 0.5, -1.0, 1.0)[inter]
         c, s = np.cos(rot), np.sin(rot)
         px, py = self.px[idx], self.py[idx]
-        vz = rng.normal(0, p.beamspot_sigma_z, nint)[inter]
-        t0 = (rng.normal(0, p.beamspot_sigma_t, nint) + bx * p.bx_spacing)[inter]
+        vz, t0 = draw_vertices(rng, p, nint)
+        t0 = t0 + bx * p.bx_spacing
         w = np.where(bx == 0, 1.0, p.oot_weight)[inter]
         return det.ecal_deposits(
             rng, p, px=c * px - s * py, py=s * px + c * py, pz=flip * self.pz[idx], e=self.e[idx],
-            pdg=self.pdg[idx], charge=self.charge[idx], vz=vz, t0=t0, weight=w,
+            pdg=self.pdg[idx], charge=self.charge[idx], vz=vz[inter], t0=t0[inter], weight=w,
         )
 
 
@@ -268,7 +298,7 @@ def reconstruct_batch(
         flav[_any_per(ij[dr2 < p.hadron_match_dr ** 2], len(jev))] = code
     out["Jet"] = ak.zip({
         "pt": _jag(jets["pt"], nj, f32), "eta": _jag(jets["eta"], nj, f32), "phi": _jag(jets["phi"], nj, f32),
-        "mass": _jag(jets["mass"], nj, f32), "btag": _jag(det.btag_decision(rng, p, flav), nj, f32),
+        "mass": _jag(jets["mass"], nj, f32), "btag": _jag(det.btag_decision(rng, p, flav, jets["eta"]), nj, f32),
         "hadronFlavour": _jag(flav, nj, np.int32),
     })
     # ---- large-R jets, constituents, soft drop, truth matching
@@ -313,13 +343,37 @@ def reconstruct_batch(
     return out
 
 
+def _signal_deposits(ev, rng, p, prompt) -> tuple[list[EcalDeposits], np.ndarray, np.ndarray]:
+    """ECAL deposits of the hard events (per event) and the impact crystal of each prompt object.
+
+    Every hard event gets its own vertex from :func:`draw_vertices` (as the pileup); the prompt
+    object's impact is η_R = asinh(sinh η + z/R) and the bent φ of :func:`detector._bend`.
+    """
+    nev = ev.n_events
+    vz, t0 = draw_vertices(rng, p, nev)
+    fi = np.nonzero((ev.status > 0) & ~np.isin(np.abs(ev.pid), NEUTRINOS))[0]
+    pev = ev.event[fi]
+    dep, src = det.ecal_deposits_with_source(
+        rng, p, px=ev.px[fi], py=ev.py[fi], pz=ev.pz[fi], e=ev.e[fi], pdg=ev.pid[fi], charge=ev.charge[fi],
+        vz=vz[pev], t0=t0[pev],
+    )
+    order = np.argsort(pev[src], kind="stable")
+    bounds = np.searchsorted(pev[src][order], np.arange(nev + 1))
+    per_event = [dep.select(order[bounds[i]: bounds[i + 1]]) for i in range(nev)]
+    pt, eta, phi = det.pt_eta_phi(ev.px[prompt], ev.py[prompt], ev.pz[prompt])
+    eta_r = np.arcsinh(np.sinh(eta) + vz / p.ecal_radius)
+    phib, _ = det._bend(p, phi, pt, ev.charge[prompt])
+    return per_event, det._ieta(eta_r), det._iphi(phib)
+
+
 def _ecal(ev, rng, p, *, process, ecal, pool, pileup_mu, max_clusters, prompt) -> dict[str, Any]:
     nev = ev.n_events
     cl_counts, hit_counts = np.zeros(nev, np.int64), np.zeros(nev, np.int64)
     cl: dict[str, list] = {k: [] for k in ("energy", "eta", "phi", "seedIeta", "seedIphi", "isMatched")}
     hits: dict[str, list] = {k: [] for k in ("ieta", "iphi", "energy", "time", "clusterIdx")}
     if ecal:
-        final = (ev.status > 0) & ~np.isin(np.abs(ev.pid), NEUTRINOS)
+        if process != "pileup_only":
+            sig, c_ieta, c_iphi = _signal_deposits(ev, rng, p, np.asarray(prompt, np.int64))
         for i in range(nev):
             pu = pool.overlay(rng, p, pileup_mu) if pool is not None else EcalDeposits()
             if process == "pileup_only":
@@ -327,15 +381,8 @@ def _ecal(ev, rng, p, *, process, ecal, pool, pileup_mu, max_clusters, prompt) -
                 centres = det.find_pileup_seeds(deps, p, max_clusters)
                 truth = [False] * len(centres)
             else:
-                s, t = ev.offsets[i], ev.offsets[i + 1]
-                sl = np.nonzero(final[s:t])[0] + s
-                sig = det.ecal_deposits(rng, p, px=ev.px[sl], py=ev.py[sl], pz=ev.pz[sl], e=ev.e[sl],
-                                        pdg=ev.pid[sl], charge=ev.charge[sl])
-                deps = EcalDeposits.concat([sig, pu])
-                k = int(prompt[i])
-                pt, eta, phi = det.pt_eta_phi(ev.px[k:k + 1], ev.py[k:k + 1], ev.pz[k:k + 1])
-                phib, _ = det._bend(p, phi, pt, ev.charge[k:k + 1])
-                centres = [(int(det._ieta(eta)[0]), int(det._iphi(phib)[0]))]
+                deps = EcalDeposits.concat([sig[i], pu])
+                centres = [(int(c_ieta[i]), int(c_iphi[i]))]
                 truth = [True]
             for (ie, ip), tm in zip(centres, truth, strict=False):
                 c = det.build_ecal_cluster(rng, p, deps, ie, ip)

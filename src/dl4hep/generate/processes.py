@@ -25,6 +25,10 @@ __all__ = [
     "pythia_commands",
 ]
 
+#: Default pileup pool bounds (see docs/generation.md, "Pileup"): at most POOL_SIZE minimum-bias
+#: events per job, sized for a mean reuse of POOL_MAX_REUSE overlays per pool event.
+POOL_SIZE = 5000
+POOL_MAX_REUSE = 100.0
 #: Hadronic decay modes of W/Z (d, u, s, c, b quarks).
 _QUARKS = "1 2 3 4 5"
 
@@ -56,9 +60,14 @@ class _Egamma(_Base):
 
     pileup_mu: float = Field(60.0, ge=0, le=300, description="Mean number of pileup interactions per bunch crossing.")
     pool_size: int = Field(
-        300, ge=10, le=5000,
-        description="Minimum-bias events pre-generated per job for the pileup overlay "
-        "(capped at 2 x events + 50 for small jobs).",
+        POOL_SIZE, ge=10, le=100_000,
+        description="Most minimum-bias events pre-generated per job for the pileup overlay "
+        "(the pool holds min(pool_size, max(300, 3 x pileup_mu x events / pool_max_reuse)) events).",
+    )
+    pool_max_reuse: float = Field(
+        POOL_MAX_REUSE, ge=1,
+        description="Target mean number of times each pool event is overlaid in one job "
+        "(pileup interactions drawn / pool events); reached unless pool_size caps the pool.",
     )
 
 
