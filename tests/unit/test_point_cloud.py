@@ -10,9 +10,10 @@ from dl4hep.features import jet_point_cloud as pc
 from dl4hep.features.jets import link_constituents
 from dl4hep.io.reader import ChunkReader
 from dl4hep.io.schema import load_input_schema
+from tests.paths import REAL_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
-PFNANO = ROOT.parent / "shared" / "data" / "real" / "pfnano.root"
+PFNANO = REAL_DATA / "pfnano.root"
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +49,40 @@ def test_features_against_numpy(pfnano):
         pdg = np.abs(ak.to_numpy(c.pdgId)[order])
         np.testing.assert_array_equal(got[:, 8], pdg == 211)
         np.testing.assert_array_equal(got[:, 10], pdg == 22)
-        np.testing.assert_allclose(got[:, 13], np.tanh(ak.to_numpy(c.d0)[order]), atol=1e-6)
+        d0, d0_err = ak.to_numpy(c.d0)[order], ak.to_numpy(c.d0Err)[order]
+        np.testing.assert_allclose(got[:, 13], np.where(d0_err > 0, np.tanh(10 * d0), 0), atol=1e-6)  # mm
         np.testing.assert_allclose(o.points_p4[j, :n, 0], pt * np.cos(phi), rtol=1e-4, atol=1e-4)
         assert o.points_mask[j].sum() == n and np.all(o.points[j, n:] == 0)
     assert o.observers["n_constituents"].tolist() == ak.num(cons, axis=1).tolist()
+
+
+def test_impact_parameters_in_mm_and_pfnano_sentinels(pfnano):
+    """D9: tanh of d0, dz in mm (JetClass) from branches in cm; D5: PFNano's −1 sentinels (no track
+    details: neutrals and some charged candidates) become 0, as for generated neutrals."""
+    schema, chunk = pfnano
+    o = pc.compute(chunk, pc.Options(max_particles=512), schema)
+    _, cons, _ = link_constituents(chunk)
+    assert ak.max(ak.num(cons, axis=1)) <= 512
+    m = o.points_mask
+    got = {k: o.points[..., pc.POINTS.index(k)][m].astype(np.float64) for k in ("tanh_d0", "d0_err", "tanh_dz", "dz_err")}
+    # the same candidates, by decreasing pT per jet, straight from the file's branches (cm)
+    order = ak.argsort(cons.pt, ascending=False, stable=True)
+    raw = {k: ak.to_numpy(ak.flatten(cons[k][order])).astype(np.float64) for k in ("d0", "d0Err", "dz", "dzErr", "charge")}
+    no_track = raw["d0Err"] <= 0
+    assert no_track.sum() > 100 and np.all(raw["d0"][no_track] == -1)  # PFNano's sentinel (d0 = -1, d0Err = -1)
+    assert np.any(no_track & (raw["charge"] != 0))  # charged candidates without track details exist too
+    for k in got:
+        assert np.all(got[k][no_track] == 0), k
+    trk = ~no_track
+    np.testing.assert_allclose(got["tanh_d0"][trk], np.tanh(raw["d0"][trk] * 10), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got["tanh_dz"][trk], np.tanh(raw["dz"][trk] * 10), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got["d0_err"][trk], raw["d0Err"][trk] * 10, rtol=1e-6)
+    np.testing.assert_allclose(got["dz_err"][trk], raw["dzErr"][trk] * 10, rtol=1e-6)
+    # hand-worked: 1 mm = 0.1 cm gives tanh(1) = 0.761594; a 0.05 cm track gives tanh(0.5) = 0.462117
+    ip = pc.impact_parameters(np.array([0.1, 0.05, -1.0, 0.0]), np.array([0.002, 0.001, -1.0, 0.0]),
+                              np.array([-0.1, 0.0, -1.0, 0.0]), np.array([0.003, 0.002, -1.0, 0.0]))
+    np.testing.assert_allclose(np.stack(ip), [[0.761594, 0.462117, 0, 0], [0.02, 0.01, 0, 0],
+                                              [-0.761594, 0, 0, 0], [0.03, 0.02, 0, 0]], atol=1e-6)
 
 
 def test_jet_rebuilt_from_linked_puppi_candidates(pfnano):

@@ -6,7 +6,9 @@ import pytest
 
 from dl4hep.features import shower_shapes as ss
 
-A = ss.CRYSTAL
+A = ss.CRYSTAL  # generator crystal size in eta
+A_PHI = 2 * np.pi / 360  # crystal size in phi
+S = 0.01745  # CMSSW EcalClusterTools::localCovariances barrel crystal size
 
 
 def _chunk(hits, clusters):
@@ -30,24 +32,24 @@ def test_cross_shaped_cluster_by_hand():
     assert t["R9"] == pytest.approx(20 / 25)
     assert t["E1x5_over_E5x5"] == pytest.approx((10 + 3 + 1) / e5)
     assert t["E2x5max_over_E5x5"] == pytest.approx((10 + 3 + 1 + 4) / e5)
-    # log weights over the 5x5 (the d_iphi=3 hit is outside)
+    # log weights over the 5x5 (the d_iphi=3 hit is outside), about the energy-weighted mean
     es = np.array([10, 4, 2, 3, 1, 0.5])
     de = np.array([0, 1, -1, 0, 0, 2])
     dp = np.array([0, 0, 0, 1, -1, 0])
     w = np.maximum(0, 4.7 + np.log(es / e5))
-    me, mp = (w * de).sum() / w.sum(), (w * dp).sum() / w.sum()
-    assert t["sigma_ietaieta"] == pytest.approx(A * np.sqrt((w * (de - me) ** 2).sum() / w.sum()), rel=1e-5)
-    assert t["sigma_iphiiphi"] == pytest.approx(A * np.sqrt((w * (dp - mp) ** 2).sum() / w.sum()), rel=1e-5)
-    assert t["sigma_ietaiphi"] == pytest.approx(A**2 * (w * (de - me) * (dp - mp)).sum() / w.sum(), abs=1e-9)
+    me, mp = (es * de).sum() / e5, (es * dp).sum() / e5
+    assert t["sigma_ietaieta"] == pytest.approx(S * np.sqrt((w * (de - me) ** 2).sum() / w.sum()), rel=1e-5)
+    assert t["sigma_iphiiphi"] == pytest.approx(S * np.sqrt((w * (dp - mp) ** 2).sum() / w.sum()), rel=1e-5)
+    assert t["sigma_ietaiphi"] == pytest.approx(S**2 * (w * (de - me) * (dp - mp)).sum() / w.sum(), abs=1e-9)
     # energy-weighted widths and time over all hits
     ea = np.append(es, 0.25)
     dea, dpa = np.append(de, 0), np.append(dp, 3)
     ta = np.array([1, 2, 0, 0, 0, 0, 0.0])
     assert t["eta_width"] == pytest.approx(A * np.sqrt(np.cov(dea, aweights=ea, bias=True)), rel=1e-5)
-    assert t["phi_width"] == pytest.approx(A * np.sqrt(np.cov(dpa, aweights=ea, bias=True)), rel=1e-5)
+    assert t["phi_width"] == pytest.approx(A_PHI * np.sqrt(np.cov(dpa, aweights=ea, bias=True)), rel=1e-5)
     assert t["time_mean"] == pytest.approx((ea * ta).sum() / ea.sum(), rel=1e-5)
     assert t["time_spread"] == pytest.approx(np.sqrt(np.cov(ta, aweights=ea, bias=True)), rel=1e-5)
-    assert t["n_crystals"] == 7
+    assert t["n_crystals"] == 6 and o.observers["n_hits"][0] == 7  # 5x5 crystals with w > 0; all hits
     # points: energy order, log E, mask
     assert o.points.shape == (1, 64, 5) and o.points_mask[0].sum() == 7
     np.testing.assert_allclose(o.points[0, :3, 2], np.log([10, 4, 3]), rtol=1e-6)
@@ -57,20 +59,97 @@ def test_cross_shaped_cluster_by_hand():
 
 
 def test_log_weight_cut_and_window_edge():
-    # a 0.05 GeV hit at the 5x5 corner has 4.7 + ln(0.05/20.05) < 0: zero weight, but counts in E_5x5
+    # a 0.05 GeV hit at the 5x5 corner has 4.7 + ln(0.05/20.05) < 0: zero weight, but it counts in
+    # E_5x5 and in the energy-weighted mean position (CMSSW mean5x5PositionInLocalCrysCoord)
     hits = [_hit(5, 100, 10.0), _hit(5, 101, 10.0), _hit(7, 102, 0.05)]
     o = ss.compute(_chunk(hits, [{"energy": 20.05, "eta": 0.0, "phi": 0.0}]), ss.Options(), None)
     e5 = 20.05
+    m_eta, m_phi = 2 * 0.05 / e5, (10 + 2 * 0.05) / e5
     assert float(o.tabular["E_5x5"][0]) == pytest.approx(e5)
-    assert float(o.tabular["sigma_ietaieta"][0]) == pytest.approx(0.0, abs=1e-9)  # only weighted hits at d_ieta=0
-    assert float(o.tabular["sigma_iphiiphi"][0]) == pytest.approx(A * 0.5, rel=1e-5)  # two equal weights at 0, 1
+    # the two weighted hits sit at d_ieta = 0, the mean at m_eta
+    assert float(o.tabular["sigma_ietaieta"][0]) == pytest.approx(S * m_eta, rel=1e-5)
+    # two equal weights at d_iphi = 0 and 1
+    assert float(o.tabular["sigma_iphiiphi"][0]) == pytest.approx(S * np.sqrt((m_phi**2 + (1 - m_phi) ** 2) / 2), rel=1e-5)
+    assert float(o.tabular["n_crystals"][0]) == 2 and float(o.observers["n_hits"][0]) == 3
 
+
+def test_local_covariances_hand_worked_asymmetric_grid():
+    """D7: CMSSW localCovariances on a hand-worked asymmetric 5x5 (generator grid, seed at ieta = iphi = 0).
+
+    Hits: 6 GeV seed (0, 0), 3 GeV at (Δiη, Δiφ) = (+1, 0), 1 GeV at (0, −1) through the φ wrap
+    (iphi 359), and 0.5 GeV at Δiη = +3, outside the 5x5. E_5x5 = 10 GeV.
+    Energy-weighted mean: (Δiη, Δiφ) = (3/10, −1/10).
+    w = 4.7 + ln(E/10) = 4.189174, 3.496027, 2.397415 (Σw = 10.082616).
+    σ_iηiη² / a² = (4.189174·0.3² + 3.496027·0.7² + 2.397415·0.3²) / 10.082616 = 0.2286952
+    σ_iφiφ² / a² = (4.189174·0.1² + 3.496027·0.1² + 2.397415·0.9²) / 10.082616 = 0.2002216
+    σ_iηiφ / a²  = (4.189174·(−0.3)(0.1) + 3.496027·(0.7)(0.1) + 2.397415·(−0.3)(−0.9)) / 10.082616 = 0.0760069
+    with a = 0.01745. A log-weighted mean (the previous definition) gives 0.008281, 0.007408, 2.496e-5
+    (with a = 0.0174).
+    """
+    hits = [_hit(0, 0, 6.0), _hit(1, 0, 3.0), _hit(0, 359, 1.0), _hit(3, 0, 0.5)]
+    o = ss.compute(_chunk(hits, [{"energy": 10.5, "eta": 0.01, "phi": 0.0}]), ss.Options(), None)
+    t = {k: float(v[0]) for k, v in o.tabular.items()}
+    assert t["E_5x5"] == pytest.approx(10.0)
+    assert t["sigma_ietaieta"] == pytest.approx(0.01745 * np.sqrt(0.2286952), rel=1e-6)
+    assert t["sigma_iphiiphi"] == pytest.approx(0.01745 * np.sqrt(0.2002216), rel=1e-6)
+    assert t["sigma_ietaiphi"] == pytest.approx(0.01745**2 * 0.0760069, rel=2e-6)
+    assert t["sigma_ietaieta"] == pytest.approx(0.0083450, rel=1e-4)
+    assert t["sigma_iphiiphi"] == pytest.approx(0.0078082, rel=1e-4)
+
+
+def test_ieta_default_fits_the_generated_grid():
+    """D20: the default treats ieta as contiguous through 0, as the generator writes it
+    (dl4hep.generate.detector: ieta = floor(eta / 0.0174), so a shower at eta ~ 0 has ieta -1, 0, 1)."""
+    from dl4hep.generate.detector import _ieta
+
+    assert _ieta(np.array([-0.01, 0.01, 0.02])).tolist() == [-1, 0, 1]  # the generator grid has ieta = 0
+    # a 1 (phi) x 5 (eta) column of hits at ieta -2..2, seed at ieta 0
+    es = [1.0, 2.0, 8.0, 2.5, 0.5]
+    hits = [_hit(ie, 50, e) for ie, e in zip(range(-2, 3), es, strict=True)]
+    o = ss.compute(_chunk(hits, [{"energy": 14.0, "eta": 0.0, "phi": 0.0}]), ss.Options(), None)
+    t = {k: float(v[0]) for k, v in o.tabular.items()}
+    assert t["E_3x3"] == pytest.approx(2.0 + 8.0 + 2.5) and t["E_5x5"] == pytest.approx(14.0)
+    assert t["E1x5_over_E5x5"] == pytest.approx(8.0 / 14.0)
+    assert t["E2x5max_over_E5x5"] == pytest.approx((8.0 + 2.5) / 14.0)
+    np.testing.assert_array_equal(o.points[0, :5, 0], [0, 1, -1, -2, 2])  # d_ieta by decreasing energy
+    # CMS EBDetId indices (no ieta = 0) need the explicit option: ieta -1 and +1 are neighbours
+    cms = [_hit(ie, 50, e) for ie, e in zip((-2, -1, 1, 2, 3), es, strict=True)]
+    o = ss.compute(_chunk(cms, [{"energy": 14.0, "eta": 0.0, "phi": 0.0}]), ss.Options(ieta_has_zero=False), None)
+    assert float(o.tabular["E_3x3"][0]) == pytest.approx(2.0 + 8.0 + 2.5)
+
+
+@pytest.mark.parametrize("has_zero", [True, False])
+def test_points_p4_at_the_crystal_centres(has_zero):
+    """D12: points_p4 sit at the centre of the hit's crystal: η = 0.0174 (c + 0.5), φ = 2π (iφ + 0.5)/360.
+
+    Cross-checked with the generator's own crystal index functions (crystal k covers [k, k+1)·size)
+    and with ``vector`` for (px, py, pz, E)."""
+    import vector
+
+    from dl4hep.generate.detector import _ieta, _iphi
+
+    ieta = np.array([-85, -1, 0, 1, 40, 84]) if has_zero else np.array([-85, -1, 1, 2, 40, 85])
+    iphi = np.array([0, 359, 180, 1, 90, 270])
+    e = np.array([3.0, 2.5, 10.0, 1.0, 0.5, 0.25])
+    hits = [_hit(int(a), int(b), float(c)) for a, b, c in zip(ieta, iphi, e, strict=True)]
+    o = ss.compute(_chunk(hits, [{"energy": 20.0, "eta": 0.0, "phi": 0.0}]), ss.Options(ieta_has_zero=has_zero), None)
+    order = np.argsort(-e, kind="stable")
+    c = ieta - (0 if has_zero else (ieta > 0))
+    eta, phi = A * (c + 0.5), np.mod(A_PHI * (iphi + 0.5) + np.pi, 2 * np.pi) - np.pi
+    p = vector.array({"pt": e / np.cosh(eta), "eta": eta, "phi": phi, "mass": np.zeros(len(e))})[order]
+    got = o.points_p4[0, : len(e)].astype(np.float64)
+    np.testing.assert_allclose(got, np.stack([p.px, p.py, p.pz, p.E], axis=1), rtol=1e-5, atol=1e-6)
+    g = vector.array({"px": got[:, 0], "py": got[:, 1], "pz": got[:, 2], "E": got[:, 3]})
+    if has_zero:  # the generator's index of each p4 direction is the hit's own crystal
+        np.testing.assert_array_equal(_ieta(g.eta), ieta[order])
+        np.testing.assert_array_equal(_iphi(g.phi), iphi[order])
+    np.testing.assert_allclose(g.eta, A * (c[order] + 0.5), atol=2e-6)  # the centre, not the edge
 
 def test_grouping_phi_wrap_eta_gap_and_multiple_events():
     hits = [[_hit(-1, 360, 5.0, c=1), _hit(1, 1, 1.0, c=1), _hit(3, 3, 2.0, c=0), _hit(1, 1, 7.0, c=-1)], []]
     clusters = [[{"energy": 2.0, "eta": 0.0, "phi": 0.0}, {"energy": 6.0, "eta": 0.0, "phi": 0.0}], []]
     chunk = ak.zip({"clusters": ak.Array(clusters), "hits": ak.Array(hits)}, depth_limit=1)
-    o = ss.compute(chunk, ss.Options(max_hits=4), None)
+    o = ss.compute(chunk, ss.Options(max_hits=4, ieta_has_zero=False), None)  # CMS ieta (no 0)
     np.testing.assert_array_equal(o.event_index, [0, 0])
     assert o.tabular["E_3x3"].tolist() == [2.0, 6.0]  # (-1,360) and (1,1) are diagonal neighbours
     assert o.points[1, 1, :2].tolist() == [1.0, 1.0]
@@ -80,7 +159,7 @@ def _reference_cluster(h, e_cluster, opt):
     """Tabular features and hit cloud of one cluster, straight from the module docstring (loops)."""
     e, t = h["energy"], h["time"]
     order = np.argsort(-e, kind="stable")
-    ceta = h["ieta"] - (h["ieta"] > 0)
+    ceta = h["ieta"] if opt.ieta_has_zero else h["ieta"] - (h["ieta"] > 0)
     deta = ceta - ceta[order[0]]
     dphi = (h["iphi"] - h["iphi"][order[0]] + 180) % 360 - 180
 
@@ -90,9 +169,11 @@ def _reference_cluster(h, e_cluster, opt):
     in5 = (np.abs(deta) <= 2) & (np.abs(dphi) <= 2)
     e5 = esum(in5)
     w = np.where(in5 & (e > 0), np.maximum(0, opt.log_weight_w0 + np.log(np.where(e > 0, e, 1) / e5)), 0)
+    e_mean = np.where(in5 & (e > 0), e, 0)  # CMSSW mean5x5PositionInLocalCrysCoord skips E < 0
 
-    def wvar(x, y, wt):
-        mx, my = (wt * x).sum() / wt.sum(), (wt * y).sum() / wt.sum()
+    def wvar(x, y, wt, mean_wt=None):
+        mean_wt = wt if mean_wt is None else mean_wt
+        mx, my = (mean_wt * x).sum() / mean_wt.sum(), (mean_wt * y).sum() / mean_wt.sum()
         return (wt * (x - mx) * (y - my)).sum() / wt.sum()
 
     strip = np.abs(dphi) <= 2
@@ -104,25 +185,27 @@ def _reference_cluster(h, e_cluster, opt):
         "R9": esum((np.abs(deta) <= 1) & (np.abs(dphi) <= 1)) / e_cluster,
         "E1x5_over_E5x5": esum((deta == 0) & strip) / e5,
         "E2x5max_over_E5x5": max(esum(np.isin(deta, [0, s]) & strip) for s in (-1, 1)) / e5,
-        "sigma_ietaieta": A * np.sqrt(wvar(deta, deta, w)), "sigma_iphiiphi": A * np.sqrt(wvar(dphi, dphi, w)),
-        "sigma_ietaiphi": A**2 * wvar(deta, dphi, w),
-        "eta_width": A * np.sqrt(wvar(deta, deta, e)), "phi_width": A * np.sqrt(wvar(dphi, dphi, e)),
-        "n_crystals": (e > opt.hit_threshold).sum(), "time_mean": tm, "time_spread": np.sqrt((e * (t - tm) ** 2).sum() / e.sum()),
+        "sigma_ietaieta": S * np.sqrt(wvar(deta, deta, w, e_mean)),
+        "sigma_iphiiphi": S * np.sqrt(wvar(dphi, dphi, w, e_mean)),
+        "sigma_ietaiphi": S**2 * wvar(deta, dphi, w, e_mean),
+        "eta_width": A * np.sqrt(wvar(deta, deta, e)), "phi_width": A_PHI * np.sqrt(wvar(dphi, dphi, e)),
+        "n_crystals": (w > 0).sum(), "time_mean": tm, "time_spread": np.sqrt((e * (t - tm) ** 2).sum() / e.sum()),
     }
     k = order[: opt.max_hits]
     log_e = np.log(np.where(e[k] > 0, e[k], 1)) * (e[k] > 0)
     points = np.stack([deta[k], dphi[k], log_e, t[k], e[k] / e_cluster], axis=-1)
-    eta, phi = A * ceta[k], np.mod(2 * np.pi * (h["iphi"][k] - 0.5) / 360 + np.pi, 2 * np.pi) - np.pi
+    eta, phi = A * (ceta[k] + 0.5), np.mod(A_PHI * (h["iphi"][k] + 0.5) + np.pi, 2 * np.pi) - np.pi
     pt = e[k] / np.cosh(eta)
     p4 = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), e[k]], axis=-1)
     return tab, points, p4
 
 
-def test_random_clusters_against_loop_reference():
+@pytest.mark.parametrize("has_zero", [True, False])
+def test_random_clusters_against_loop_reference(has_zero):
     """Duplicate crystals, hits outside the 5x5, zero/negative energies, equal energies, unclustered
     and out-of-range links, φ wrap-around and truncation to max_hits, against per-cluster loops."""
     rng = np.random.default_rng(11)
-    opt = ss.Options(max_hits=6)
+    opt = ss.Options(max_hits=6, ieta_has_zero=has_zero)
     events, clusters = [], []
     for _ in range(25):
         n_cl = int(rng.integers(0, 4))

@@ -5,6 +5,7 @@ import warnings
 import awkward as ak
 import numpy as np
 import pytest
+import vector
 
 from dl4hep.features.jet_substructure import nsubjettiness
 
@@ -42,7 +43,8 @@ def test_jets_with_fewer_particles_than_axes():
 
 
 def _tau_reference(parts, jet, n_axes, R0=0.8):
-    """τ_N of one jet by itself: its own FastJet sequence (ghosts only below N particles), loops over ΔR."""
+    """τ_N of one jet by itself: its own FastJet sequence (ghosts only below N particles), loops over
+    ΔR in (rapidity, φ)."""
     import fastjet
 
     pt, eta, phi, m = (np.array([p[k] for p in parts], float) for k in ("pt", "eta", "phi", "mass"))
@@ -51,18 +53,19 @@ def _tau_reference(parts, jet, n_axes, R0=0.8):
         pt, eta, phi, m = (np.append(a, b) for a, b in zip((pt, eta, phi, m), (np.full(3, 1e-8), jet["eta"] + k,
                                                                                jet["phi"] + k, np.zeros(3)), strict=True))
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    event = ak.Array([[{"px": a, "py": b, "pz": c, "E": np.sqrt(a * a + b * b + c * c + d * d)}
-                       for a, b, c, d in zip(px, py, pz, m, strict=True)]])
+    e = np.sqrt(px**2 + py**2 + pz**2 + m**2)
+    y = 0.5 * np.log((e + pz) / (e - pz))  # rapidity
+    event = ak.Array([[{"px": a, "py": b, "pz": c, "E": d} for a, b, c, d in zip(px, py, pz, e, strict=True)]])
     seq = fastjet.ClusterSequence(event, fastjet.JetDefinition(fastjet.kt_algorithm, 10.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # fastjet's generic exclusive-jets advisory
         axes = seq.exclusive_jets(n_jets=n_axes)[0]
-    a_eta = [np.arcsinh(a.pz / np.hypot(a.px, a.py)) for a in axes]
+    a_y = [0.5 * np.log((a.E + a.pz) / (a.E - a.pz)) for a in axes]
     a_phi = [np.arctan2(a.py, a.px) for a in axes]
     n = len(parts)
     total = 0.0
     for i in range(n):
-        dr = [np.hypot(eta[i] - ae, (phi[i] - ap + np.pi) % (2 * np.pi) - np.pi) for ae, ap in zip(a_eta, a_phi, strict=True)]
+        dr = [np.hypot(y[i] - ay, (phi[i] - ap + np.pi) % (2 * np.pi) - np.pi) for ay, ap in zip(a_y, a_phi, strict=True)]
         total += pt[i] * min(dr)
     return total / (pt[:n].sum() * R0)
 
@@ -82,3 +85,39 @@ def test_batched_tau_matches_per_jet_fastjet():
     for j, (parts, jet) in enumerate(zip(cons, jets, strict=True)):
         for n_axes in (1, 2, 3):
             assert tau[n_axes][j] == pytest.approx(_tau_reference(parts, jet, n_axes), rel=1e-9, abs=1e-12)
+
+
+def _brute_force_tau(parts, n_axes, R0=0.8, distance="deltaRapidityPhi"):
+    """τ_N straight from Thaler & Van Tilburg (arXiv:1011.2268) with fjcontrib's exclusive-kT axes,
+    without FastJet and without the module's code: ``vector`` four-vectors, axes by merging the pair
+    with the smallest d_ij = min(p_T,i², p_T,j²) ΔR_ij² (E scheme) until N remain (kT with R = 10:
+    no beam recombination happens before), ΔR in (y, φ) (``deltaRapidityPhi``) everywhere.
+    ``distance="deltaR"`` measures the constituent-axis distances in (η, φ) instead (the old definition)."""
+    ps = [vector.obj(pt=p["pt"], eta=p["eta"], phi=p["phi"], mass=p["mass"]) for p in parts]
+    axes = list(ps)
+    while len(axes) > n_axes:
+        _, i, j = min((min(a.pt, b.pt) ** 2 * a.deltaRapidityPhi(b) ** 2, i, j)
+                      for i, a in enumerate(axes) for j, b in enumerate(axes) if i < j)
+        axes = [a for k, a in enumerate(axes) if k not in (i, j)] + [axes[i] + axes[j]]
+    num = sum(p.pt * min(getattr(p, distance)(a) for a in axes) for p in ps)
+    return num / (sum(p.pt for p in ps) * R0)
+
+
+def test_tau_uses_rapidity_against_brute_force():
+    """D8: massive constituents (m ~ p_T) and massive axes, where y differs from η by up to ~0.4."""
+    rng = np.random.default_rng(8)
+    jets, cons = [], []
+    for eta0, phi0, n in ((1.3, np.pi - 0.1, 14), (-0.8, 0.5, 10), (0.2, -2.0, 18), (-1.6, -np.pi + 0.05, 8)):
+        pt = rng.exponential(15.0, n) + 2.0
+        cons.append([{"pt": float(a), "eta": float(eta0 + rng.normal(0, 0.35)),
+                      "phi": float(np.mod(phi0 + rng.normal(0, 0.35) + np.pi, 2 * np.pi) - np.pi),
+                      "mass": float(m)} for a, m in zip(pt, rng.uniform(0.5, 1.5, n) * pt, strict=True)])
+        jets.append({"pt": float(pt.sum()), "eta": eta0, "phi": phi0, "mass": 50.0})
+    tau = nsubjettiness(ak.with_name(ak.Array(cons), "Momentum4D"), ak.with_name(ak.Array(jets), "Momentum4D"))
+    worst = 0.0
+    for j, parts in enumerate(cons):
+        for n_axes in (1, 2, 3):
+            ref = _brute_force_tau(parts, n_axes)
+            assert tau[n_axes][j] == pytest.approx(ref, rel=1e-9), (j, n_axes)
+            worst = max(worst, abs(_brute_force_tau(parts, n_axes, distance="deltaR") / ref - 1))
+    assert worst > 0.05  # the (η, φ) distance differs: the check above can tell the two apart

@@ -1,8 +1,13 @@
 r"""Event kinematics for two-lepton final states (one row per event, tabular).
 
 Leptons: electrons and muons merged, kept if ``iso < constants.lepton_iso_max``
-(relative isolation, from the input schema), sorted by decreasing pT. Jets:
-sorted by pT; b-jets have ``btag > constants.btag_threshold``. The four-vector
+(relative isolation, from the input schema), sorted by decreasing pT. Jets: those with
+``pT > jet_pt_min`` (30 GeV) and :math:`\Delta R = \sqrt{\Delta\eta^2 + \Delta\phi^2} \ge` ``jet_lepton_dr``
+(0.4) from every selected (isolated) lepton, sorted by pT; b-jets have
+``btag > constants.btag_threshold``. The lepton cleaning is the overlap removal of the CMS
+H→WW and tt̄ analyses: anti-kT jets are clustered from all particles, so every isolated lepton
+is also a jet (NanoAOD ``Jet`` and the generator alike) and would otherwise be counted in
+``n_jets``, ``HT`` and the leading-jet features. The four-vector
 arithmetic is plain numpy on the flat (pT, η, φ, m) columns: :math:`p_x = p_T\cos\phi`,
 :math:`p_y = p_T\sin\phi`, :math:`p_z = p_T\sinh\eta`, :math:`E = \sqrt{|\vec p|^2 + m^2}`
 (tests check it against ``vector``; 5-10x faster than ``vector`` records on awkward arrays).
@@ -36,7 +41,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dl4hep.features.base import FeatureOutput, cartesian, delta_phi
-from dl4hep.features.segments import argsort_desc_within, starts
+from dl4hep.features.segments import argsort_desc_within, slots, starts
 
 NAME = "dilepton_kinematics"
 BLOCKS = {"tabular"}
@@ -54,6 +59,15 @@ _LEP = {"pt": True, "eta": True, "phi": True, "mass": True, "iso": True}
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    jet_pt_min: float = Field(
+        30.0, ge=0.0,
+        description="Jets below this pT (GeV) are not counted (H->WW jet categories use 30 GeV; NanoAOD "
+        "Jet starts at 15 GeV, the generator at 20 GeV).",
+    )
+    jet_lepton_dr: float = Field(
+        0.4, ge=0.0,
+        description="Jets within this Delta R of a selected lepton are removed (overlap removal); 0 keeps them.",
+    )
     missing_jet_value: float = Field(
         0.0,
         description="Value of j1_*/j2_*/angle_jj when the event has fewer jets (0-jet events are "
@@ -103,6 +117,29 @@ def _leading(collections: list[tuple[dict[str, np.ndarray], np.ndarray]], n_even
     return out, counts
 
 
+def _pairs(first_event: np.ndarray, second_event: np.ndarray, n_events: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every (first, second) index pair of objects in the same event; ``second_event`` must be sorted."""
+    per_second = np.bincount(second_event, minlength=n_events)
+    per_first = per_second[first_event]
+    i = np.repeat(np.arange(len(first_event)), per_first)
+    j = starts(per_second)[first_event[i]] + slots(per_first)
+    return i, j
+
+
+def lepton_clean(jets: dict[str, np.ndarray], jet_event: np.ndarray, leptons: dict[str, np.ndarray],
+                 lepton_event: np.ndarray, n_events: int, dr: float) -> np.ndarray:
+    """True for jets with no selected lepton within ``ΔR < dr`` (all jets when ``dr <= 0``)."""
+    keep = np.ones(len(jet_event), bool)
+    if dr <= 0 or len(lepton_event) == 0:
+        return keep
+    order = np.argsort(lepton_event, kind="stable")
+    i, j = _pairs(jet_event, lepton_event[order], n_events)
+    deta = jets["eta"][i] - leptons["eta"][order][j]
+    dphi = delta_phi(jets["phi"][i], leptons["phi"][order][j])
+    keep[i[deta**2 + dphi**2 < dr**2]] = False
+    return keep
+
+
 def _cartesian(o: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return cartesian(o["pt"], o["eta"], o["phi"], o["mass"])
 
@@ -137,6 +174,11 @@ def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
         leptons.append(({k: v[isolated] for k, v in cols.items()}, event[isolated]))
     (l1, l2), n_lep = _leading(leptons, n, 2)
     jet_cols, jet_event = _flat(jets, (*kin, "btag"))
+    lep_cols = {k: np.concatenate([c[k] for c, _ in leptons]) for k in ("eta", "phi")}
+    lep_event = np.concatenate([e for _, e in leptons])
+    good = (jet_cols["pt"] > options.jet_pt_min) & lepton_clean(
+        jet_cols, jet_event, lep_cols, lep_event, n, options.jet_lepton_dr)
+    jet_cols, jet_event = {k: v[good] for k, v in jet_cols.items()}, jet_event[good]
     (j1, j2), n_jet = _leading([(jet_cols, jet_event)], n, 2)
     p = {"l1": _cartesian(l1), "l2": _cartesian(l2), "j1": _cartesian(j1), "j2": _cartesian(j2)}
     tab: dict[str, np.ndarray] = {}

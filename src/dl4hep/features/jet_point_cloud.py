@@ -10,8 +10,14 @@ Qu, Li, Qian, arXiv:2202.03772):
 ``deta`` = η − η_J, ``dphi`` = φ − φ_J wrapped to [−π, π), ``log_pt``, ``log_e``,
 ``log_pt_rel`` = ln(pT/pT_J), ``log_e_rel`` = ln(E/E_J), ``dR`` = √(Δη² + Δφ²),
 ``charge``, ``is_charged_hadron`` (|pdgId| = 211), ``is_neutral_hadron`` (130),
-``is_photon`` (22), ``is_electron`` (11), ``is_muon`` (13), ``tanh_d0`` = tanh(d0 / cm),
-``d0_err``, ``tanh_dz`` = tanh(dz / cm), ``dz_err`` (0 where the schema has no impact parameters).
+``is_photon`` (22), ``is_electron`` (11), ``is_muon`` (13), ``tanh_d0`` = tanh(d0 / mm),
+``d0_err`` (mm), ``tanh_dz`` = tanh(dz / mm), ``dz_err`` (mm): the impact parameters in mm, as
+JetClass (Delphes) stores them and ParT reads them (``JetClass_full.yaml``: ``np.tanh(part_d0val)``);
+the stored branches are in cm, so the argument is 10 × the branch. All four are 0 for a candidate
+without a track, i.e. where ``d0Err <= 0``: generated neutrals (0) and PFNano's ``-1`` sentinel,
+which PFNano writes for neutrals and for charged candidates without track details; and 0 where the
+schema has no impact parameters. The sign convention of d0 differs between the generator
+(d0 = x sin φ − y cos φ, as Delphes) and CMS (dxy = −d0); no feature depends on it.
 ``points_p4`` = (px, py, pz, E) of each particle in GeV.
 
 Observers: ``pt, eta, phi, mass, msoftdrop`` (NaN if not stored), ``n_constituents``.
@@ -37,6 +43,7 @@ POINTS = [
     "tanh_d0", "d0_err", "tanh_dz", "dz_err",
 ]
 OBSERVERS = ["pt", "eta", "phi", "mass", "msoftdrop", "n_constituents"]
+MM_PER_CM = 10.0
 
 
 class Options(BaseModel):
@@ -68,6 +75,14 @@ def truth_of(jets: ak.Array) -> np.ndarray | None:
     return to_numpy(jets["truth_match"], bool) if "truth_match" in ak.fields(jets) else None
 
 
+def impact_parameters(d0: np.ndarray, d0_err: np.ndarray, dz: np.ndarray, dz_err: np.ndarray) -> list[np.ndarray]:
+    """``tanh(d0), d0_err, tanh(dz), dz_err`` with lengths in mm from branches in cm; all 0 without a
+    track (``d0_err <= 0``: generated neutrals, PFNano's −1 sentinel)."""
+    track = d0_err > 0
+    d0, d0_err, dz, dz_err = (np.where(track, x * MM_PER_CM, 0.0) for x in (d0, d0_err, dz, dz_err))
+    return [np.tanh(d0), d0_err, np.tanh(dz), dz_err]
+
+
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     jets, cons, event_index = link_constituents(chunk)
     P, n = options.max_particles, len(jets)
@@ -95,7 +110,7 @@ def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
         feats = stack_columns([
             deta, dphi, np.log(pt), np.log(cp4["E"]), np.log(pt / jet["pt"][row]), np.log(cp4["E"] / jet_e[row]),
             np.hypot(deta, dphi), col("charge"), pdg == 211, pdg == 130, pdg == 22, pdg == 11, pdg == 13,
-            np.tanh(col("d0")), col("d0Err"), np.tanh(col("dz")), col("dzErr"),
+            *impact_parameters(col("d0"), col("d0Err"), col("dz"), col("dzErr")),
         ])
     return FeatureOutput(
         event_index=event_index,

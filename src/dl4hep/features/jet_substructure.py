@@ -4,15 +4,20 @@ Features: ``mass``, ``pt``, ``eta`` (stored FatJet), ``n_constituents`` (linked 
 candidates), N-subjettiness (Thaler & Van Tilburg, JHEP 03 (2011) 015, arXiv:1011.2268)
 
 .. math:: \tau_N = \frac{\sum_i p_{T,i} \min_k \Delta R_{i,k}}{\sum_i p_{T,i}\, R_0},
+          \quad \Delta R_{i,k}^2 = (y_i - y_k)^2 + \Delta\phi_{i,k}^2,
           \quad \beta = 1,\ R_0 = 0.8,
 
 with the N axes the exclusive-kT subjets of the constituents (FastJet,
-``kt_algorithm``, ``exclusive_jets(N)``; ΔR in (η, φ)), and the ratios
+``kt_algorithm``, E scheme, ``exclusive_jets(N)``), and the ratios
 ``tau21`` = τ2/τ1, ``tau32`` = τ3/τ2. All jets of a chunk are clustered in one
 vectorised ``fastjet.ClusterSequence`` call (one "event" per jet). Jets with
 fewer than N constituents get three ghost particles (pT = 1e-8 GeV on the jet
 axis) so exclusive clustering is defined; they do not change τ_N beyond 1e-8.
 The sums over constituents are flat numpy (segment sums per jet, one pass per axis).
+Distances use the rapidity :math:`y = \tfrac12 \ln\frac{E + p_z}{E - p_z}` of axes and
+constituents, not the pseudorapidity, as in the paper and fjcontrib ``Nsubjettiness``
+(``NormalizedMeasure(β = 1, R0)``, ``PseudoJet::squared_distance``); for massive constituents
+and the massive axes y ≠ η.
 
 Observers: ``pt, eta, phi, mass, msoftdrop, n_constituents`` (as jet_point_cloud).
 """
@@ -82,27 +87,36 @@ def _with_ghosts(c: dict[str, np.ndarray], counts: np.ndarray, jet_eta: np.ndarr
     return _jagged_p4(merged, total)
 
 
-def _min_dr2(eta: np.ndarray, phi: np.ndarray, a_eta: np.ndarray, a_phi: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """min over a jet's axes ``(jets, N)`` of ΔR² of each of its constituents (flat, jet-major).
+def rapidity(px: np.ndarray, py: np.ndarray, pz: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """y = ½ ln((E + p_z)/(E − p_z)) = asinh(p_z / m_T), m_T² = p_T² + max(E² − p², 0) (FastJet ``rap()``)."""
+    kt2 = px * px + py * py
+    return np.arcsinh(pz / np.sqrt(kt2 + np.maximum(E * E - kt2 - pz * pz, 0.0)))
+
+
+def _min_dr2(y: np.ndarray, phi: np.ndarray, a_y: np.ndarray, a_phi: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """min over a jet's axes ``(jets, N)`` of ΔR² = Δy² + Δφ² of each of its constituents (flat, jet-major).
 
     Δφ of two angles in [−π, π] is brought back to [−π, π] by ∓2π only where |Δφ| > π (rare):
     the same Δφ² as ``np.mod(Δφ + π, 2π) − π`` to rounding (~1e-16), at a quarter of the cost.
     """
-    best = np.full(len(eta), np.inf)
-    for k in range(a_eta.shape[1]):  # over the N <= 3 axes, each pass columnar over all jets
-        deta = eta - np.repeat(a_eta[:, k], counts)
+    best = np.full(len(y), np.inf)
+    for k in range(a_y.shape[1]):  # over the N <= 3 axes, each pass columnar over all jets
+        dy = y - np.repeat(a_y[:, k], counts)
         dphi = phi - np.repeat(a_phi[:, k], counts)
         far = np.flatnonzero(np.abs(dphi) > np.pi)
         dphi[far] -= np.copysign(2 * np.pi, dphi[far])
-        deta *= deta
+        dy *= dy
         dphi *= dphi
-        deta += dphi
-        np.minimum(best, deta, out=best)
+        dy += dphi
+        np.minimum(best, dy, out=best)
     return best
 
 
 def nsubjettiness(cons: ak.Array, jets: ak.Array, n_max: int = 3, R0: float = 0.8) -> dict[int, np.ndarray]:
-    """τ_1..τ_n_max for ``(jets, var)`` constituents with pt/eta/phi/mass; returns ``{N: (jets,)}``."""
+    """τ_1..τ_n_max for ``(jets, var)`` constituents with pt/eta/phi/mass; returns ``{N: (jets,)}``.
+
+    ΔR in (rapidity, φ) for constituents and axes (Thaler & Van Tilburg, arXiv:1011.2268).
+    """
     import fastjet
 
     njet = len(cons)
@@ -111,8 +125,9 @@ def nsubjettiness(cons: ak.Array, jets: ak.Array, n_max: int = 3, R0: float = 0.
     counts = ak.to_numpy(ak.num(cons, axis=1)).astype(np.int64)
     flat = ak.flatten(cons)
     pt, eta, phi, mass = (ak.to_numpy(flat[k]).astype(np.float64) for k in ("pt", "eta", "phi", "mass"))
-    particles = _with_ghosts(cartesian(pt, eta, phi, mass), counts, to_numpy(jets["eta"], np.float64),
-                             to_numpy(jets["phi"], np.float64), n_max)
+    p4 = cartesian(pt, eta, phi, mass)
+    y = np.arcsinh(p4["pz"] / np.hypot(pt, mass))  # constituent rapidity, m_T from the stored mass
+    particles = _with_ghosts(p4, counts, to_numpy(jets["eta"], np.float64), to_numpy(jets["phi"], np.float64), n_max)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # fastjet's generic exclusive-jets advisory
         # N2Plain: FastJet's strategies give the same clustering; this one is ~7 % faster than the
@@ -123,9 +138,8 @@ def nsubjettiness(cons: ak.Array, jets: ak.Array, n_max: int = 3, R0: float = 0.
     pt_sum = segment_sum(pt, counts)
     out = {}
     for n, ax in axes_n.items():
-        apx, apy, apz = (ak.to_numpy(ax[k]).reshape(njet, n) for k in ("px", "py", "pz"))
-        a_eta, a_phi = np.arcsinh(apz / np.hypot(apx, apy)), np.arctan2(apy, apx)
-        dr = np.sqrt(_min_dr2(eta, phi, a_eta, a_phi, counts))
+        apx, apy, apz, ae = (ak.to_numpy(ax[k]).reshape(njet, n) for k in ("px", "py", "pz", "E"))
+        dr = np.sqrt(_min_dr2(y, phi, rapidity(apx, apy, apz, ae), np.arctan2(apy, apx), counts))
         with np.errstate(divide="ignore", invalid="ignore"):
             out[n] = segment_sum(pt * dr, counts) / (pt_sum * R0)
     return out

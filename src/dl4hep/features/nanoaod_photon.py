@@ -1,9 +1,19 @@
 """Photon identification variables stored in real CMS NanoAOD (tabular, one row per photon).
 
 NanoAOD stores no ECAL hits, so the shower shapes come precomputed by CMS
-reconstruction: ``Photon_sieie`` (σ_iηiη of the 5×5, log-weighted, η units),
-``Photon_r9`` (E_3x3 / E_SC), ``Photon_hoe`` (H/E), ``Photon_pfRelIso03_all``
+reconstruction: ``Photon_sieie`` (full5x5 σ_iηiη, CMSSW ``EcalClusterTools::localCovariances``:
+log weights about the energy-weighted mean, × 0.01745; the definition ``shower_shapes`` follows),
+``Photon_r9`` (full5x5 E_3x3 / E_SC,raw), ``Photon_hoe`` (H/E), ``Photon_pfRelIso03_all``
 (relative PF isolation in ΔR < 0.3), plus pT and η.
+
+Branch names (``configs/inputs/nanoaod.yaml``): all eight and ``nPhoton`` are in the Run-2 test file
+``tests/data/nano_dy.root``. The NanoAOD v12 test file has no Photon collection, so v12 is not
+checked against a file. In CMSSW ``PhysicsTools/NanoAOD/python/photons_cff.py`` (one recent version
+read; not pinned to the v12 release) Run-3 eras write the total isolation as
+``Photon_pfRelIso03_all_quadratic`` (quadratic EA·ρ² corrections) and ``Photon_pfRelIso03_all`` only
+for Run-2 eras, while ``sieie``, ``r9``, ``hoe`` and ``genPartFlav`` keep their names. A Run-3 file
+would then fail loudly at the missing branch: map ``iso`` to the ``_quadratic`` branch in a copy of
+the schema.
 
 Tabular: ``sieie, r9, hoe, iso, pt, eta``. Observers: ``pt, eta, phi``.
 Truth match: ``gen_flav == 1`` (prompt photon) where the schema maps ``Photon_genPartFlav``,

@@ -9,10 +9,13 @@ cluster (one ``np.bincount``), the other sums are segment sums over the flat hit
 (``np.add.reduceat``), with no Python loop over clusters.
 
 Crystal offsets to the seed (the most energetic crystal of the cluster), in
-crystal units: :math:`\Delta i\eta = c(i\eta) - c(i\eta_{seed})` with
-:math:`c(i\eta) = i\eta - [i\eta > 0]` (the CMS barrel has no ``ieta = 0``; set
-``ieta_has_zero: true`` for contiguous indices) and
-:math:`\Delta i\phi = ((i\phi - i\phi_{seed} + 180) \bmod 360) - 180` (360 crystals in φ).
+crystal units: :math:`\Delta i\eta = c(i\eta) - c(i\eta_{seed})` and
+:math:`\Delta i\phi = ((i\phi - i\phi_{seed} + 180) \bmod 360) - 180` (360 crystals in φ;
+CMSSW ``EcalClusterTools::getNrCrysDiffInEta/InPhi``). With ``ieta_has_zero: true``
+(the default: the generator's grid, crystal ``k`` covers η ∈ [k, k+1)·0.0174, so ``ieta = 0``
+exists) :math:`c(i\eta) = i\eta`; with ``false`` (CMS ``EBDetId``, iη = ±1..±85, no 0)
+:math:`c(i\eta) = i\eta - [i\eta > 0]`. In both cases crystal :math:`c` covers
+η ∈ [c, c+1)·0.0174.
 
 Tabular features (energies in GeV):
 
@@ -22,21 +25,29 @@ Tabular features (energies in GeV):
 * ``R9`` = E_3x3 / E_cluster (``clusters.energy``).
 * ``E1x5_over_E5x5``: strip :math:`\Delta i\eta = 0`, :math:`|\Delta i\phi| \le 2`, over E_5x5.
 * ``E2x5max_over_E5x5``: max of the strips :math:`\Delta i\eta \in \{0, \pm 1\}` × 5 in φ, over E_5x5.
-* ``sigma_ietaieta``, ``sigma_iphiiphi``, ``sigma_ietaiphi``: with log weights
-  :math:`w_i = \max(0, 4.7 + \ln(E_i / E_{5\times5}))` over the 5×5 crystals,
-  :math:`\bar x = \sum w_i x_i / \sum w_i`,
+* ``sigma_ietaieta``, ``sigma_iphiiphi``, ``sigma_ietaiphi``: CMSSW
+  ``EcalClusterTools::localCovariances`` (the full5x5 NanoAOD ``Photon_sieie``, ``Photon_sieip``;
+  CMS, JINST 10 (2015) P08010). Over the 5×5 crystals around the seed, the mean position is
+  energy-weighted (``mean5x5PositionInLocalCrysCoord``, crystals with :math:`E_i < 0` skipped),
+  :math:`\bar x = \sum E_i x_i / \sum E_i`, and the moments are log-weighted,
+  :math:`w_i = \max(0, w_0 + \ln(E_i / E_{5\times5}))`, :math:`w_0 = 4.7`:
   :math:`\sigma_{i\eta i\eta} = a \sqrt{\sum w_i (\Delta i\eta_i - \bar{\Delta i\eta})^2 / \sum w_i}`
-  (same for φ), :math:`\sigma_{i\eta i\phi} = a^2 \sum w_i (\Delta i\eta_i - \bar{\Delta i\eta})(\Delta i\phi_i - \bar{\Delta i\phi}) / \sum w_i`
-  with the crystal size :math:`a = 0.0174` so the scale matches NanoAOD ``Photon_sieie``
-  (CMS, "Performance of photon reconstruction ...", JINST 10 (2015) P08010).
-* ``eta_width``, ``phi_width``: energy-weighted RMS of :math:`a\,\Delta i\eta`, :math:`a\,\Delta i\phi` over all hits.
-* ``n_crystals``: hits with :math:`E_i >` ``hit_threshold`` (GeV).
+  (same for φ), :math:`\sigma_{i\eta i\phi} = a^2 \sum w_i (\Delta i\eta_i - \bar{\Delta i\eta})(\Delta i\phi_i - \bar{\Delta i\phi}) / \sum w_i`,
+  with the CMSSW barrel crystal size :math:`a = 0.01745`.
+* ``eta_width``, ``phi_width``: energy-weighted RMS of :math:`0.0174\,\Delta i\eta` and
+  :math:`(2\pi/360)\,\Delta i\phi` over all hits (the crystal sizes; CMS supercluster
+  ``etaWidth``/``phiWidth``).
+* ``n_crystals``: crystals of the 5×5 with a positive log weight, :math:`E_i > e^{-w_0} E_{5\times5}`
+  (≈ 0.9 % of E_5x5): the crystals that shape σ_iηiη. Not the hit count: ``n_hits`` (an
+  observer) counts every stored hit, which the zero suppression already thresholds.
 * ``time_mean`` = :math:`\sum E_i t_i / \sum E_i`, ``time_spread`` = energy-weighted RMS of :math:`t_i` (ns).
 
 Points ``(clusters, max_hits, 5)``, hits sorted by energy (descending):
 ``d_ieta, d_iphi, log_energy, time, energy_fraction`` (E_i / E_cluster); ``points_p4``
-are massless crystals at :math:`\eta = a\,c(i\eta)`, :math:`\phi = 2\pi\,(i\phi - 0.5)/360`
-wrapped to :math:`(-\pi, \pi)` (no centre sits at ±π), energy :math:`E_i`.
+are massless crystals at the crystal centres, :math:`\eta = 0.0174\,(c(i\eta) + 0.5)`,
+:math:`\phi = (2\pi/360)(i\phi + 0.5)` wrapped to :math:`(-\pi, \pi)` (the generator's 0-based
+iφ: crystal k covers φ ∈ [k, k+1)·2π/360; CMS's 1-based iφ would only rotate every cluster in φ),
+energy :math:`E_i`.
 
 Observers: ``energy``, ``eta``, ``phi``, ``pt`` = energy / cosh(eta), ``n_hits``.
 """
@@ -65,8 +76,11 @@ from dl4hep.features.segments import (
 NAME = "shower_shapes"
 BLOCKS = {"tabular", "points"}
 
-CRYSTAL = 0.0174  #: crystal size in eta (and ~phi, 2π/360) for the CMS barrel
+CRYSTAL = 0.0174  #: crystal size in eta of the generator's barrel grid (dl4hep.generate.detector.DETA)
 N_IPHI = 360
+CRYSTAL_PHI = 2 * np.pi / N_IPHI  #: crystal size in phi
+#: crystal size that scales the sigma_i*i* moments (CMSSW EcalClusterTools::localCovariances, barrel)
+SIGMA_CRYSTAL = 0.01745
 
 TABULAR = [
     "E_max", "E_2nd", "E_2x2", "E_3x3", "E_5x5", "R9", "E1x5_over_E5x5", "E2x5max_over_E5x5",
@@ -81,8 +95,9 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_hits: int = Field(64, ge=1, description="Hits kept per cluster (highest energy first), zero-padded.")
-    hit_threshold: float = Field(0.1, ge=0, description="Crystal energy threshold (GeV) for n_crystals.")
-    ieta_has_zero: bool = Field(False, description="ieta is contiguous through 0 (CMS barrel skips 0).")
+    ieta_has_zero: bool = Field(
+        True, description="ieta is contiguous through 0 (generated grid); false for CMS EBDetId (no ieta = 0)."
+    )
     log_weight_w0: float = Field(4.7, gt=0, description="w0 of the log weights in the sigma_i*i* moments.")
 
 
@@ -101,9 +116,14 @@ def _continuous_ieta(ieta: np.ndarray, has_zero: bool) -> np.ndarray:
     return ieta if has_zero else ieta - (ieta > 0)
 
 
+def _crystal_eta(ceta: np.ndarray) -> np.ndarray:
+    """Centre η = 0.0174 (c + 0.5) of continuous row c, which covers [c, c + 1)·0.0174."""
+    return CRYSTAL * (ceta + 0.5)
+
+
 def _crystal_phi(iphi: np.ndarray) -> np.ndarray:
-    """Crystal centre φ = 2π (iphi − 0.5) / 360, wrapped by 2π into (−π, π) (centres never sit at ±π)."""
-    return delta_phi(2 * np.pi * (iphi - 0.5) / N_IPHI)
+    """Centre φ = 2π (iphi + 0.5) / 360 of 0-based column iphi, wrapped into (−π, π) (never ±π)."""
+    return delta_phi(CRYSTAL_PHI * (iphi + 0.5))
 
 
 @dataclass
@@ -186,16 +206,18 @@ def _windows(E: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _grid_moments(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted variances of Δiη, Δiφ and their covariance over a ``(5, 5, n)`` weight grid.
+def _grid_moments(W: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Second moments of Δiη, Δiφ over ``(5, 5, n)`` grids of log weights ``W`` and energies ``E``.
 
-    Crystals of a cell share (Δiη, Δiφ), so Σ_i w_i (x_i − x̄)² = Σ_cells W (x − x̄)².
+    CMSSW ``localCovariances``: Σ w (x − x̄)(y − ȳ) / Σ w about the energy-weighted mean
+    x̄ = Σ E x / Σ E (``mean5x5PositionInLocalCrysCoord``). Crystals of a cell share (Δiη, Δiφ),
+    so the sums over crystals are sums over cells.
     """
     off = np.arange(-2.0, 3.0)[:, None]
-    sw = W.sum(axis=(0, 1))
+    sw, se = W.sum(axis=(0, 1)), E.sum(axis=(0, 1))
     w_eta, w_phi = W.sum(axis=1), W.sum(axis=0)  # (5, n) marginals
-    d_eta = off - (off * w_eta).sum(axis=0) / sw
-    d_phi = off - (off * w_phi).sum(axis=0) / sw
+    d_eta = off - (off * E.sum(axis=1)).sum(axis=0) / se
+    d_phi = off - (off * E.sum(axis=0)).sum(axis=0) / se
     var_eta = (w_eta * d_eta**2).sum(axis=0) / sw
     var_phi = (w_phi * d_phi**2).sum(axis=0) / sw
     cov = np.einsum("ijc,ic,jc->c", W, d_eta, d_phi) / sw
@@ -222,7 +244,7 @@ def _tabular(g: GroupedHits, e_cluster: np.ndarray, deta: np.ndarray, dphi: np.n
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(e5 > 0, e5 / e_5x5[seg[in5]], 1.0)
         w = np.where(e5 > 0, np.maximum(0.0, options.log_weight_w0 + np.log(ratio)), 0.0)
-        var_eta, var_phi, cov = _grid_moments(_grid_5x5(w, cell, n))
+        var_eta, var_phi, cov = _grid_moments(_grid_5x5(w, cell, n), _grid_5x5(np.maximum(e5, 0.0), cell, n))
         se = ssum(e)
         edeta, edphi = deta - (ssum(e * deta) / se)[seg], dphi - (ssum(e * dphi) / se)[seg]
         tmean = ssum(e * t) / se
@@ -230,11 +252,11 @@ def _tabular(g: GroupedHits, e_cluster: np.ndarray, deta: np.ndarray, dphi: np.n
             "E_max": e_max, "E_2nd": e_2nd, "E_2x2": win["E_2x2"], "E_3x3": win["E_3x3"], "E_5x5": e_5x5,
             "R9": win["E_3x3"] / e_cluster, "E1x5_over_E5x5": win["E_1x5"] / e_5x5,
             "E2x5max_over_E5x5": win["E_2x5"] / e_5x5,
-            "sigma_ietaieta": CRYSTAL * np.sqrt(var_eta), "sigma_iphiiphi": CRYSTAL * np.sqrt(var_phi),
-            "sigma_ietaiphi": CRYSTAL**2 * cov,
+            "sigma_ietaieta": SIGMA_CRYSTAL * np.sqrt(var_eta), "sigma_iphiiphi": SIGMA_CRYSTAL * np.sqrt(var_phi),
+            "sigma_ietaiphi": SIGMA_CRYSTAL**2 * cov,
             "eta_width": CRYSTAL * np.sqrt(ssum(e * edeta**2) / se),
-            "phi_width": CRYSTAL * np.sqrt(ssum(e * edphi**2) / se),
-            "n_crystals": ssum((e > options.hit_threshold).astype(np.float64)),
+            "phi_width": CRYSTAL_PHI * np.sqrt(ssum(e * edphi**2) / se),
+            "n_crystals": np.bincount(seg[in5], weights=(w > 0).astype(np.float64), minlength=n),
             "time_mean": tmean, "time_spread": np.sqrt(ssum(e * (t - tmean[seg]) ** 2) / se),
         }
 
@@ -251,11 +273,11 @@ def _points(g: GroupedHits, e_cluster: np.ndarray, ceta: np.ndarray, deta: np.nd
     # float32 first, then NaN (non-positive energy, missing time) -> 0 and ±inf -> ±float32 max
     finite = [np.nan_to_num(x.astype(np.float32), nan=0.0, neginf=0.0) for x in (log_e, g.time[h], fraction)]
     points = scatter_columns([deta[h], dphi[h], *finite], rows, slot, n, length)
-    pt = e / by_integer(lambda k: np.cosh(CRYSTAL * k), ceta[h])
+    pt = e / by_integer(lambda k: np.cosh(_crystal_eta(k)), ceta[h])
     p4 = [
         pt * by_integer(lambda k: np.cos(_crystal_phi(k)), g.iphi[h]),
         pt * by_integer(lambda k: np.sin(_crystal_phi(k)), g.iphi[h]),
-        pt * by_integer(lambda k: np.sinh(CRYSTAL * k), ceta[h]), e,
+        pt * by_integer(lambda k: np.sinh(_crystal_eta(k)), ceta[h]), e,
     ]
     mask = scatter_padded(np.ones(len(rows), bool), rows, slot, n, length, bool)
     return points, mask, scatter_columns(p4, rows, slot, n, length)
