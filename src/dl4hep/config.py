@@ -136,6 +136,12 @@ class DatasetConfig(_Strict):
         default_factory=lambda: ["pt", "eta"], description="Observers used by balance=pt_eta."
     )
     max_per_class: int | None = Field(None, ge=1, description="Keep at most this many rows per class.")
+    sample_mix: Literal["physics", "equal"] = Field(
+        "physics",
+        description="How the samples of one class combine in the weight column: physics (sigma x L), or equal "
+        "(every sample of a class gets the same total weight, class total kept). 'equal' is for object ID "
+        "whose class mixes object types, e.g. prompt photons and electrons, whose cross sections differ 400x.",
+    )
 
     @field_validator("split")
     @classmethod
@@ -168,6 +174,18 @@ class EvaluationConfig(_Strict):
     working_point: float = Field(0.5, gt=0, lt=1, description="Signal efficiency of the fixed working point.")
     permutation_importance: bool = Field(True, description="Permutation feature importance for tabular models.")
     max_rows: int = Field(200_000, ge=1, description="Rows used for slow diagnostics (importance, KS).")
+    bootstrap: int = Field(
+        200, ge=0, description="Bootstrap replicas for the 68 % AUC interval (0: no interval)."
+    )
+    sculpting_observer: str | None = Field(
+        None,
+        description="Observer whose background distribution is shown after cuts of increasing tightness "
+        "(mass sculpting, e.g. msoftdrop for jet taggers); None: no sculpting plot.",
+    )
+    sculpting_bins: list[float] = Field(
+        default_factory=lambda: [0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 250, 300],
+        description="Bin edges of the sculpting plot (observer units).",
+    )
 
 
 class TaskConfig(_Strict):

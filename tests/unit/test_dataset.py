@@ -18,9 +18,9 @@ from dl4hep.data.dataset import build_dataset
 from dl4hep.data.normalisation import points_stats
 from dl4hep.data.splitting import assign_splits, event_uniform
 from dl4hep.errors import ConfigError, DataError, EmptyInputError, InputFileError
+from tests.paths import REAL_DATA
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_DATA = REPO.parent / "shared/data/real"
 
 TABULAR = ["mll", "met"]
 POINTS = ["deta", "dphi", "logpt"]
@@ -447,3 +447,39 @@ def test_unknown_sample_is_a_config_error(tmp_path):
     cfg = make_config(tmp_path)
     with pytest.raises(ConfigError, match="'sgi'.*Did you mean 'sig'"):
         build_dataset(config=cfg, task="t", inputs={"sgi": [tmp_path / "x.parquet"]}, out_dir=tmp_path / "ds")
+
+
+def test_sample_mix_equal_gives_every_sample_of_a_class_the_same_total(tmp_path):
+    """Audit D4: photons (2.1e6 pb) and electrons (5.5e3 pb) in one class. With physics weights an
+    electron row weighs 1/386 of a photon row; ``sample_mix: equal`` gives both samples half the class."""
+    samples = {"photon": {"label": "sig", "cross_section": 2.1e6}, "electron": {"label": "sig", "cross_section": 5.5e3},
+               "bkg": {"label": "bkg", "cross_section": 10.0}}
+    gw = np.where(np.arange(300) % 3 == 0, -1.0, 2.0)  # a negative-weight share survives the rescaling
+    inputs = {
+        "photon": [write_features(tmp_path / "p.parquet", n=300, seed=1, run=1, gen_weight=gw, meta={"sum_weights": 300.0})],
+        "electron": [write_features(tmp_path / "e.parquet", n=300, seed=2, run=2, meta={"sum_weights": 300.0})],
+        "bkg": [write_features(tmp_path / "b.parquet", n=300, seed=3, run=3, meta={"sum_weights": 300.0})],
+    }
+    totals = {}
+    for mix in ("physics", "equal"):
+        cfg = make_config(tmp_path, samples=samples, dataset={"sample_mix": mix})
+        build_dataset(config=cfg, task="t", inputs=inputs, out_dir=tmp_path / mix)
+        data = ak.concatenate([read_split(tmp_path / mix, s) for s in ("train", "val", "test")])
+        totals[mix] = {s: float(ak.sum(data.weight[data.sample == s])) for s in samples}
+        if mix == "equal":
+            ph = data.weight[data.sample == "photon"].to_numpy()
+            assert set(np.round(ph / ph.max(), 9)) == {1.0, -0.5}  # row-to-row shape kept
+    lumi_pb = 300.0 * 1000
+    assert totals["physics"]["photon"] / totals["physics"]["electron"] == pytest.approx(2.1e6 / 5.5e3)
+    class_total = totals["physics"]["photon"] + totals["physics"]["electron"]
+    assert totals["equal"]["photon"] == pytest.approx(class_total / 2)
+    assert totals["equal"]["electron"] == pytest.approx(class_total / 2)
+    assert totals["equal"]["bkg"] == pytest.approx(totals["physics"]["bkg"]) == pytest.approx(10.0 * lumi_pb)
+    assert read_meta(tmp_path / "equal")["sample_mix"] == "equal"
+
+
+def test_egamma_task_mixes_photons_and_electrons_equally(at_repo):
+    from dl4hep.config import load_analysis
+
+    cfg = load_analysis("configs/mini.yaml")
+    assert cfg.task("egamma").dataset.sample_mix == "equal"

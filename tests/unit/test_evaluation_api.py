@@ -132,7 +132,9 @@ def test_binary_task_every_output(tmp_path, inject_model):
         assert np.allclose(np.asarray(met["confusion_normalised"]).sum(axis=1), 1.0)
     table = pd.read_csv(out / "comparison.csv")
     assert list(table["model"]) == ["dnn", "dnn_wide"]
-    assert {"auc", "accuracy", "rejection_0.5", "rejection_0.5_err", "best_z"} <= set(table.columns)
+    assert {"auc", "auc_lo", "auc_hi", "accuracy", "rejection_0.5", "rejection_0.5_lo", "rejection_0.5_hi",
+            "best_z"} <= set(table.columns)
+    assert all(table["auc_lo"] < table["auc"]) and all(table["auc"] < table["auc_hi"])
     assert table.loc[1, "auc"] > table.loc[0, "auc"]  # dnn_wide got the stronger synthetic scores
     md = (out / "comparison.md").read_text()
     assert "| dnn |" in md and "| dnn_wide |" in md

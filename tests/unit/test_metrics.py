@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import beta, ks_2samp, norm
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from dl4hep.evaluation.metrics import (
+    auc_interval,
     binary_discriminant,
     binomial_error,
     confusion_matrix,
     effective_entries,
+    efficiency_interval,
     rejection_at,
     roc,
+    weighted_ks,
 )
 
 
@@ -45,9 +49,11 @@ def test_rejection_hand_computed_ten_background_events():
     r = rejection_at(roc(y, d), 1.0)  # cut 0.5: ε_B = 2/10
     assert r["eff_bkg"] == pytest.approx(0.2)
     assert r["rejection"] == pytest.approx(5.0)
-    sigma_b = np.sqrt(0.2 * 0.8 / 10)  # binomial, N_B = 10
-    assert r["eff_bkg_err"] == pytest.approx(sigma_b)
-    assert r["rejection_err"] == pytest.approx(sigma_b / 0.2**2)  # 3.162
+    # Clopper-Pearson 68.27 % for k = 2 of N = 10, from the beta quantiles (independent of hist):
+    lo, hi = beta.ppf(norm.cdf(-1), 2, 9), beta.ppf(norm.cdf(1), 3, 8)
+    assert r["eff_bkg_interval"] == pytest.approx([lo, hi], rel=1e-9)
+    assert r["rejection_interval"] == pytest.approx([1 / hi, 1 / lo], rel=1e-9)
+    assert 1 / lo - 5.0 > 5.0 - 1 / hi  # the upward error is the larger one
     assert r["cut"] == pytest.approx(0.5)
     # half way between (ε_S, ε_B) = (0.5, 0.2) and (1.0, 0.2) -> ε_B = 0.2 again
     assert rejection_at(roc(y, d), 0.75)["eff_bkg"] == pytest.approx(0.2)
@@ -59,7 +65,8 @@ def test_rejection_uses_effective_entries_for_weights():
     y = np.array([True] * 10 + [False] * 10)
     w = np.where(y, 1.0, 2.0)
     r = rejection_at(roc(y, d, w), 1.0)
-    assert r["eff_bkg_err"] == pytest.approx(np.sqrt(0.2 * 0.8 / 10))
+    unit = rejection_at(roc(y, d), 1.0)
+    assert r["eff_bkg_interval"] == pytest.approx(unit["eff_bkg_interval"])
     # unequal weights lower N_eff below N
     assert effective_entries(np.array([1.0, 1.0, 1.0, 5.0])) == pytest.approx(64 / 28)
 
@@ -88,3 +95,54 @@ def test_confusion_rows_sum_to_one():
     np.testing.assert_allclose(norm[:3].sum(axis=1), 1.0)
     assert np.isnan(norm[3]).all()
     assert counts[1, 1] == np.sum((labels == 1) & (pred == 1))
+
+
+def test_no_passing_background_still_bounds_the_rejection():
+    """ε_B = 0 of N = 10: no rejection value, but CP gives ε_B < 1 − 0.158655^(1/10) = 0.167, so R > 6.0."""
+    y = np.array([True] * 10 + [False] * 10)
+    r = rejection_at(roc(y, np.array([0.9] * 10 + [0.8] * 2 + [0.1] * 8)), 1.0)
+    assert r["rejection"] is None
+    lo, hi = r["rejection_interval"]
+    assert lo == pytest.approx(1 / (1 - 0.158655 ** (1 / 10)), rel=1e-5) and hi is None
+
+
+def test_efficiency_interval_covers_and_is_exact_for_unit_weights():
+    lo, hi = efficiency_interval(np.array([0.0, 0.5, 1.0]), np.array([20, 20, 20]))
+    assert lo[0] == 0.0 and hi[2] == 1.0
+    assert lo[1] == pytest.approx(beta.ppf(norm.cdf(-1), 10, 11)) and hi[1] == pytest.approx(beta.ppf(norm.cdf(1), 11, 10))
+    assert np.isnan(efficiency_interval(0.5, 0)[0])
+
+
+def test_weighted_ks_equals_scipy_for_unit_weights_and_sees_weights():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(0, 1, 400), rng.normal(0.2, 1, 300)
+    d, p = weighted_ks(a, np.ones(400), b, np.ones(300))
+    ref = ks_2samp(a, b, method="exact")
+    assert d == pytest.approx(ref.statistic, rel=1e-12)
+    assert p == pytest.approx(ref.pvalue, rel=0.05)
+    # weights that undo the shift: b reweighted towards N(0, 1) makes the samples compatible
+    wb = np.exp(-0.2 * b)
+    d_w, p_w = weighted_ks(a, np.ones(400), b, wb)
+    assert d_w < d and p_w > p
+
+
+def test_auc_bootstrap_interval_matches_the_analytic_spread():
+    """Hanley-McNeil standard error of the AUC, an independent formula, against the 68 % bootstrap width."""
+    rng = np.random.default_rng(2)
+    n = 1000
+    y = np.arange(2 * n) < n
+    d = rng.normal(y.astype(float), 1.0)
+    auc = roc_auc_score(y, d)
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    se = np.sqrt((auc * (1 - auc) + (n - 1) * (q1 - auc**2) + (n - 1) * (q2 - auc**2)) / n**2)
+    lo, hi = auc_interval(y, d, n_boot=300, seed=1)
+    assert lo < auc < hi
+    assert (hi - lo) / 2 == pytest.approx(se, rel=0.25)
+    assert auc_interval(y, d, n_boot=0) is None
+
+
+def test_weighted_confusion_matrix_hand_computed():
+    labels, pred = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])
+    cells, norm = confusion_matrix(labels, pred, 2, weights=np.array([3.0, 1.0, 2.0, 2.0]))
+    np.testing.assert_allclose(cells, [[3.0, 1.0], [0.0, 4.0]])
+    np.testing.assert_allclose(norm, [[0.75, 0.25], [0.0, 1.0]])

@@ -28,8 +28,8 @@ def test_roc_plot_writes_pdf_png_and_closes(tmp_path, experiment):
 def test_efficiency_plot_without_any_passing_background(tmp_path):
     edges = np.array([0.0, 1.0, 2.0])
     nan = np.full(2, np.nan)
-    series = {"sig": {"eff_sig": np.array([0.5, 0.6]), "eff_sig_err": np.array([0.1, 0.1]),
-                      "rejection": nan, "rejection_err": nan}}
+    series = {"sig": {"eff_sig": np.array([0.5, 0.6]), "eff_sig_lo": np.array([0.4, 0.5]),
+                      "eff_sig_hi": np.array([0.6, 0.7]), "rejection": nan, "rejection_lo": nan, "rejection_hi": nan}}
     names = plot_efficiency_vs_observer(PlotWriter(tmp_path), "eff", edges, series, observer="pt",
                                         working_point=0.5, model="m")
     assert all((tmp_path / n).stat().st_size > 0 for n in names)

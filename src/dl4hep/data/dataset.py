@@ -30,7 +30,7 @@ from dl4hep.config import AnalysisConfig, TaskConfig
 from dl4hep.data.nonfinite import nonfinite_rows
 from dl4hep.data.normalisation import points_stats, tabular_stats
 from dl4hep.data.splitting import SPLITS, assign_splits
-from dl4hep.data.weights import sample_normalisation, training_weights
+from dl4hep.data.weights import equal_sample_mix, sample_normalisation, training_weights
 from dl4hep.errors import ConfigError, DataError, EmptyInputError, InputFileError, did_you_mean
 from dl4hep.io.atomic import atomic_directory
 from dl4hep.provenance import write_provenance
@@ -320,6 +320,10 @@ def build_dataset(
     rows_kept = {s: int(np.sum(keep & (sample_idx == sample_names.index(s)))) for s in rows_by_sample}
     _check_classes(tcfg, rows_kept, given, "after dropping rows with NaN/inf")
 
+    if ds.sample_mix == "equal":  # per-object ID: each sample of a class weighs the same (audit D4)
+        kidx = np.flatnonzero(keep)
+        weight[kidx] = equal_sample_mix(weight[kidx], labels[kidx], sample_idx[kidx], sample_names)
+
     # 6. split -------------------------------------------------------------------------------
     split = assign_splits(run, event, ds.split)
     is_train = keep & (split == 0)
@@ -388,6 +392,7 @@ def build_dataset(
         "max_per_class": ds.max_per_class,
         "max_per_class_dropped": capped,
         "balance": ds.balance,
+        "sample_mix": ds.sample_mix,
         "reweight_observers": list(ds.reweight_observers) if ds.balance == "pt_eta" else [],
     }
 

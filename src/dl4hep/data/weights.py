@@ -184,9 +184,11 @@ def training_weights(
     * ``classes``: unit weight per row, then each class scaled to the same total
       (equal effective counts per class; the physics mix inside a class is ignored).
     * ``pt_eta``: like ``none`` with each class first reweighted flat in the two
-      ``reweight_observers`` (see :func:`flat_reweight_factors`), as done for
-      ParticleNet and ParT on JetClass (weaver ``reweight_method: flat`` in
-      (pT, eta)) so the tagger cannot learn the kinematic spectra.
+      ``reweight_observers`` (see :func:`flat_reweight_factors`), so the classifier
+      cannot learn the kinematic spectra. The reference is weaver-core's
+      ``reweight_method: flat`` (a 2D histogram per class in the ``reweight_vars``).
+      The JetClass trainings of ParticleNet and ParT used no such reweighting
+      (``JetClass_full.yaml`` has an empty ``weights:`` block).
 
     Class factors are fitted on the training split and applied to every split; the
     result is normalised so the mean over training rows is 1.
@@ -207,3 +209,27 @@ def training_weights(
     w = base / totals[labels]
     mean = w[is_train].mean()
     return w / mean
+
+
+def equal_sample_mix(
+    weight: np.ndarray, labels: np.ndarray, sample_idx: np.ndarray, sample_names: Sequence[str]
+) -> np.ndarray:
+    """Rescale each sample so that all samples of a class carry the same total weight.
+
+    The class total Σw is kept; inside a class every sample gets total / n_samples, with its
+    own row-to-row weight shape (generator weights, negative ones included) unchanged. A
+    sample whose total is not positive cannot be rescaled and raises.
+    """
+    out = np.asarray(weight, dtype=np.float64).copy()
+    for c in np.unique(labels):
+        in_c = labels == c
+        samples = np.unique(sample_idx[in_c])
+        class_total = out[in_c].sum()
+        for s in samples:
+            rows = in_c & (sample_idx == s)
+            total = out[rows].sum()
+            if not total > 0:
+                raise DataError(f"sample '{sample_names[s]}' has total weight {total:.6g} after the selection; "
+                                "dataset.sample_mix: equal needs a positive total per sample")
+            out[rows] *= class_total / (len(samples) * total)
+    return out

@@ -24,19 +24,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
 
 from dl4hep.config import AnalysisConfig, TaskConfig
 from dl4hep.errors import ConfigError, DataError, InputFileError, did_you_mean
 from dl4hep.evaluation import importance as _importance
+from dl4hep.evaluation.flat_phase_space import flat_phase_space
 from dl4hep.evaluation.metrics import (
     Roc,
+    auc_interval,
     binary_discriminant,
-    binomial_error,
     confusion_matrix,
     effective_entries,
+    efficiency_interval,
     rejection_at,
+    rejection_interval,
     roc,
+    weighted_ks,
 )
 from dl4hep.evaluation.plots import (
     PlotWriter,
@@ -46,10 +49,12 @@ from dl4hep.evaluation.plots import (
     plot_features,
     plot_importance,
     plot_roc,
+    plot_sculpting,
     plot_scores,
     plot_significance,
     plot_training,
 )
+from dl4hep.evaluation.sculpting import sculpting
 from dl4hep.evaluation.significance import SignificanceScan, scan_cuts
 from dl4hep.io.atomic import atomic_output
 from dl4hep.provenance import write_provenance
@@ -207,8 +212,9 @@ def _ks_groups(
         if len(te) > max_rows:
             te = te.iloc[np.sort(rng.choice(len(te), max_rows, replace=False))]
         a, b = tr[column].to_numpy(np.float64), te[column].to_numpy(np.float64)
-        p = float(ks_2samp(a, b).pvalue) if len(a) and len(b) else None
-        out.append(ScoreGroup(label, a, tr["weight"].to_numpy(np.float64), b, te["weight"].to_numpy(np.float64), p))
+        wa, wb = tr["weight"].to_numpy(np.float64), te["weight"].to_numpy(np.float64)
+        _, p = weighted_ks(a, wa, b, wb)
+        out.append(ScoreGroup(label, a, wa, b, wb, p))
     return out
 
 
@@ -242,7 +248,8 @@ def _efficiency_vs_observer(
         passed = c.discriminant >= cut_of[name]
         b = np.digitize(x, edges) - 1
         inside = (b >= 0) & (b < nb)
-        res = {k: np.full(nb, np.nan) for k in ("eff_sig", "eff_sig_err", "rejection", "rejection_err")}
+        keys = ("eff_sig", "eff_sig_lo", "eff_sig_hi", "rejection", "rejection_lo", "rejection_hi")
+        res = {k: np.full(nb, np.nan) for k in keys}
         for k in range(nb):
             for is_sig in (True, False):
                 sel = inside & (b == k) & (c.is_signal == is_sig)
@@ -251,13 +258,42 @@ def _efficiency_vs_observer(
                 if tot <= 0:
                     continue
                 eff = float(w[passed[sel]].sum() / tot)
-                err = float(binomial_error(eff, effective_entries(w)))
+                n_eff = effective_entries(w)
                 if is_sig:
-                    res["eff_sig"][k], res["eff_sig_err"][k] = eff, err
+                    lo, hi = efficiency_interval(eff, n_eff)
+                    res["eff_sig"][k], res["eff_sig_lo"][k], res["eff_sig_hi"][k] = eff, lo, hi
                 elif eff > 0:
-                    res["rejection"][k], res["rejection_err"][k] = 1.0 / eff, err / eff**2
+                    lo, hi = rejection_interval(eff, n_eff)
+                    res["rejection"][k] = 1.0 / eff
+                    res["rejection_lo"][k] = np.nan if lo is None else lo
+                    res["rejection_hi"][k] = np.inf if hi is None else hi
         series[name] = res
     return series
+
+
+def _sculpting_plot(name: str, test: pd.DataFrame, curves: dict[str, _Curve], primary: str | None,
+                    background: str, ecfg: Any, writer: PlotWriter, metrics: dict[str, Any], skipped: list[dict[str, str]],
+                    where: str) -> None:
+    """Background ``sculpting_observer`` after cuts of 50/10/2 % background efficiency, with 1/JSD."""
+    obs, stem = ecfg.sculpting_observer, f"sculpting_{name}"
+    if obs is None or primary is None:
+        return
+    if f"obs_{obs}" not in test.columns:
+        msg = f"predictions have no column 'obs_{obs}' (evaluation.sculpting_observer)" + did_you_mean(
+            f"obs_{obs}", test.columns)
+        log.warning("%s: %s; skipping %s", where, msg, stem)
+        skipped.append({"plot": stem, "reason": msg})
+        return
+    c = curves[primary]
+    bkg = ~c.is_signal
+    values = test[f"obs_{obs}"].to_numpy(np.float64)[c.rows][bkg]
+    sc = sculpting(c.discriminant[bkg], values, c.weight[bkg], np.asarray(ecfg.sculpting_bins, dtype=np.float64))
+    if sc is None:
+        skipped.append({"plot": stem, "reason": "no background weight in the test split"})
+        return
+    metrics["sculpting"] = {"observer": obs, "eff_bkg": list(sc.jsd), "cuts": list(sc.cuts.values()),
+                            "jsd": list(sc.jsd.values())}
+    plot_sculpting(writer, stem, sc, observer=obs, model=name, title=f"{primary} vs {background}")
 
 
 def _evaluate_model(
@@ -308,8 +344,9 @@ def _evaluate_model(
     scans: dict[str, SignificanceScan] = {}
     for cname, c in curves.items():
         rej = {f"{e:g}": rejection_at(c.roc, e) for e in ecfg.signal_efficiencies}
-        entry: dict[str, Any] = {"auc": c.roc.auc, "n_sig_eff": c.roc.n_sig_eff, "n_bkg_eff": c.roc.n_bkg_eff,
-                                 "rejection": rej}
+        auc_ci = auc_interval(c.is_signal, c.discriminant, c.weight, ecfg.bootstrap, config.seed)
+        entry: dict[str, Any] = {"auc": c.roc.auc, "auc_interval": None if auc_ci is None else list(auc_ci),
+                                 "n_sig_eff": c.roc.n_sig_eff, "n_bkg_eff": c.roc.n_bkg_eff, "rejection": rej}
         if cname != INCLUSIVE and ecfg.significance:
             sc = scan_cuts(c.discriminant, c.is_signal, c.weight / test_frac,
                            rel_bkg_uncertainty=ecfg.background_uncertainty)
@@ -321,10 +358,14 @@ def _evaluate_model(
         sig_metrics[cname] = entry
     metrics["signal_vs_background"] = sig_metrics
     metrics["auc"] = sig_metrics[primary]["auc"] if primary else None
+    if tcfg.dataset.balance == "pt_eta":
+        metrics["flat_phase_space"] = flat_phase_space(test, tcfg.dataset.reweight_observers, len(classes), curves)
 
-    counts, norm = confusion_matrix(labels, predicted, len(classes))
-    metrics["confusion_normalised"] = norm
+    counts, _ = confusion_matrix(labels, predicted, len(classes))
+    weighted, norm = confusion_matrix(labels, predicted, len(classes), weights=w)
+    metrics["confusion_normalised"] = norm  # weighted fractions, like every other weighted figure
     metrics["confusion_counts"] = counts
+    metrics["confusion_weighted"] = weighted
 
     # ---- plots
     plot_confusion(writer, f"confusion_{name}", norm, counts, classes, model=name)
@@ -346,6 +387,7 @@ def _evaluate_model(
         skipped.append({"plot": f"significance_{name}", "reason": "no signal class with test rows"})
 
     plot_training(writer, f"training_{name}", _read_history(model_dir), model=name)
+    _sculpting_plot(name, test, curves, primary, bkg, ecfg, writer, metrics, skipped, where)
 
     # efficiency vs observer at the fixed working point
     obs = ecfg.pt_observer
@@ -447,11 +489,17 @@ def _comparison(all_metrics: dict[str, dict[str, Any]], tcfg: TaskConfig) -> pd.
     effs = [f"{e:g}" for e in tcfg.evaluation.signal_efficiencies]
     for name, m in all_metrics.items():
         row: dict[str, Any] = {"model": name, "auc": m["auc"], "accuracy": m["accuracy"]}
+        flat = m.get("flat_phase_space") or {}
+        if flat:
+            row["auc_flat"] = flat["auc"].get(m["primary"] or "")
+            row["gain_flat"] = flat["gain"].get(m["primary"] or "")
         prim = m["signal_vs_background"].get(m["primary"] or "", {})
         for e in effs:
             r = prim.get("rejection", {}).get(e, {})
+            lo, hi = r.get("rejection_interval") or (None, None)
             row[f"rejection_{e}"] = r.get("rejection")
-            row[f"rejection_{e}_err"] = r.get("rejection_err")
+            row[f"rejection_{e}_lo"], row[f"rejection_{e}_hi"] = lo, hi
+        row["auc_lo"], row["auc_hi"] = prim.get("auc_interval") or (None, None)
         for s in tcfg.signal_classes:
             entry = m["signal_vs_background"].get(s, {})
             suffix = "" if len(tcfg.signal_classes) == 1 else f"_{s}"
@@ -469,18 +517,44 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
 
 
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and not np.isfinite(v))
+
+
+def _auc_cell(r: pd.Series) -> str:
+    """``0.941 (0.936–0.946)``: the AUC and its 68 % bootstrap interval."""
+    if _missing(r["auc"]):
+        return "–"
+    lo, hi = r.get("auc_lo"), r.get("auc_hi")
+    return _fmt(r["auc"]) if _missing(lo) or _missing(hi) else f"{r['auc']:.4f} ({lo:.4f}–{hi:.4f})"
+
+
+def _rejection_cell(v: Any, lo: Any, hi: Any) -> str:
+    """``64 +25 −15`` (Clopper–Pearson 68 %); ``> 120`` when no background passes."""
+    if _missing(v):
+        return "–" if _missing(lo) else f"> {lo:.3g}"
+    up = "∞" if _missing(hi) else f"{hi - v:.2g}"
+    down = "?" if _missing(lo) else f"{v - lo:.2g}"
+    return f"{v:.3g} +{up} −{down}"
+
+
 def _markdown(df: pd.DataFrame, tcfg: TaskConfig, task: str, config: AnalysisConfig) -> str:
     effs = [f"{e:g}" for e in tcfg.evaluation.signal_efficiencies]
     sig = "any signal" if len(tcfg.signal_classes) > 1 else tcfg.signal_classes[0]
     head = ["model", "AUC", "accuracy"] + [f"1/ε_B @ ε_S={float(e):.0%}" for e in effs]
     zcols = [c for c in df.columns if c.startswith("best_z")]
     head += [("Z " + c[len("best_z_"):]) if c != "best_z" else "best Z" for c in zcols]
+    flat = "auc_flat" in df.columns
+    if flat:
+        obs = ", ".join(tcfg.dataset.reweight_observers)
+        head += [f"AUC flat ({obs})", "gain over best observer"]
     lines = [
         f"# Model comparison: task `{task}`",
         "",
         f"Signal {sig} vs background {tcfg.background_class}; test split, "
         f"{config.luminosity:g} fb⁻¹ at √s = {config.com_energy:g} TeV. "
-        "Rejection uncertainties are binomial with N_eff = (Σw)²/Σw². "
+        "AUC: 68 % bootstrap interval in brackets. Rejection: 68 % Clopper–Pearson interval on ε_B "
+        "with N_eff = (Σw)²/Σw² effective entries. "
         + ("Z: Cowan (2012) with relative background uncertainty "
            f"{tcfg.evaluation.background_uncertainty:g}." if tcfg.evaluation.background_uncertainty > 0
            else "Z: Asimov, √(2((s+b)ln(1+s/b) − s))."),
@@ -489,12 +563,16 @@ def _markdown(df: pd.DataFrame, tcfg: TaskConfig, task: str, config: AnalysisCon
         "|" + "|".join(["---"] * len(head)) + "|",
     ]
     for _, r in df.iterrows():
-        cells = [str(r["model"]), _fmt(r["auc"]), _fmt(r["accuracy"])]
-        for e in effs:
-            v, err = r[f"rejection_{e}"], r[f"rejection_{e}_err"]
-            cells.append("–" if v is None or pd.isna(v) else f"{v:.3g} ± {err:.2g}")
+        cells = [str(r["model"]), _auc_cell(r), _fmt(r["accuracy"])]
+        cells += [_rejection_cell(r[f"rejection_{e}"], r[f"rejection_{e}_lo"], r[f"rejection_{e}_hi"]) for e in effs]
         cells += [_fmt(None if pd.isna(r[c]) else float(r[c]), 3) for c in zcols]
+        if flat:
+            cells += [_fmt(None if pd.isna(r[c]) else float(r[c])) for c in ("auc_flat", "gain_flat")]
         lines.append("| " + " | ".join(cells) + " |")
+    if flat:
+        lines += ["", "AUC flat: test split reweighted flat in (" + ", ".join(tcfg.dataset.reweight_observers)
+                  + ") per class, where the spectrum cannot separate the classes; gain: that AUC minus the best "
+                  "single observer's (metrics/<model>.json: flat_phase_space)."]
     return "\n".join(lines) + "\n"
 
 
@@ -551,8 +629,10 @@ def evaluate_task(
         log.warning("dataset meta %s does not exist", meta_path)
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The experiment's name is earned by its own simulation or data, not by dl4hep's generator.
+    earned = tcfg.input != "generated" and all(s.generator is None for s in tcfg.samples.values())
     writer = PlotWriter(out_dir / "plots", experiment=config.experiment, label_text=config.label_text,
-                        com_energy=config.com_energy, luminosity=config.luminosity)
+                        com_energy=config.com_energy, luminosity=config.luminosity, earned=earned)
     skipped: list[dict[str, str]] = []
     all_metrics: dict[str, dict[str, Any]] = {}
     all_curves: dict[str, dict[str, _Curve]] = {}

@@ -4,10 +4,15 @@ All curves come from :func:`sklearn.metrics.roc_curve` with ``sample_weight``;
 nothing here re-implements a ROC. Weights are the physics weights of the
 predictions (σ·L/N per row), so efficiencies are yield fractions.
 
-Binomial uncertainties use the effective number of entries
-``N_eff = (Σw)² / Σw²`` (Kish), which equals ``N`` for unit weights:
-``σ_ε = sqrt(ε (1 − ε) / N_eff)`` and, for the rejection ``R = 1/ε_B``,
-``σ_R = σ_εB / ε_B²``.
+Efficiency intervals are Clopper–Pearson (``hist.intervals.clopper_pearson_interval``,
+68.27 % central coverage) on the effective counts: with ``N_eff = (Σw)² / Σw²`` (Kish),
+which equals ``N`` for unit weights, an efficiency ε is treated as ``ε·N_eff`` passes out
+of ``N_eff`` trials. The rejection ``R = 1/ε_B`` takes the inverted bounds
+``[1/ε_B,hi, 1/ε_B,lo]``: at high rejection few background entries pass, the interval is
+strongly asymmetric, and the normal approximation ``σ_R = σ_εB / ε_B²`` understates the
+upward error (and gives none at all when no background passes). AUC intervals are a
+weighted bootstrap (:func:`auc_interval`). Score distributions are compared with a weighted
+Kolmogorov–Smirnov test (:func:`weighted_ks`).
 """
 
 from __future__ import annotations
@@ -15,16 +20,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from hist.intervals import clopper_pearson_interval
+from scipy.stats import kstwo
 from sklearn.metrics import roc_auc_score, roc_curve
 
+#: Central coverage of every interval: one Gaussian standard deviation.
+COVERAGE = 0.682689492137086
+
 __all__ = [
+    "COVERAGE",
     "Roc",
+    "auc_interval",
     "binomial_error",
     "binary_discriminant",
     "confusion_matrix",
     "effective_entries",
+    "efficiency_interval",
     "rejection_at",
     "roc",
+    "weighted_ks",
 ]
 
 
@@ -64,6 +78,82 @@ def binomial_error(eff: np.ndarray | float, n_eff: np.ndarray | float) -> np.nda
     n = np.asarray(n_eff, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(n > 0, np.sqrt(eff * (1.0 - eff) / np.where(n > 0, n, 1.0)), np.nan)
+
+
+def efficiency_interval(eff: np.ndarray | float, n_eff: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper–Pearson 68 % interval ``(lo, hi)`` of an efficiency measured with ``n_eff`` effective entries.
+
+    NaN where ``n_eff`` is 0. For unit weights this is the exact binomial interval of
+    ``k = ε N`` passes out of ``N``.
+    """
+    eff = np.clip(np.asarray(eff, dtype=np.float64), 0.0, 1.0)
+    n = np.asarray(n_eff, dtype=np.float64)
+    has = n > 0
+    safe = np.where(has, n, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo, hi = clopper_pearson_interval(eff * safe, safe, coverage=COVERAGE)
+    return np.where(has, np.clip(lo, 0.0, 1.0), np.nan), np.where(has, np.clip(hi, 0.0, 1.0), np.nan)
+
+
+def rejection_interval(eff_bkg: float, n_bkg_eff: float) -> tuple[float | None, float | None]:
+    """68 % interval ``(lo, hi)`` of ``R = 1/ε_B`` from the Clopper–Pearson interval of ε_B.
+
+    ``hi`` is None (unbounded) where the lower ε_B bound is 0, i.e. when no background passes.
+    """
+    lo_e, hi_e = (float(x) for x in efficiency_interval(eff_bkg, n_bkg_eff))
+    if not np.isfinite(hi_e) or hi_e <= 0:
+        return None, None
+    return 1.0 / hi_e, (1.0 / lo_e if lo_e > 0 else None)
+
+
+def auc_interval(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray | None = None,
+                 n_boot: int = 200, seed: int = 0) -> tuple[float, float] | None:
+    """68 % bootstrap interval of the weighted AUC (rows resampled with replacement, weights kept).
+
+    The 15.87 and 84.13 percentiles of ``n_boot`` replicas; None when ``n_boot`` is 0 or a
+    replica cannot hold both classes (tiny samples).
+    """
+    y = np.asarray(is_signal, dtype=bool)
+    d = np.asarray(discriminant, dtype=np.float64)
+    w = np.ones_like(d) if weights is None else np.asarray(weights, dtype=np.float64)
+    if n_boot <= 0 or y.sum() < 2 or (~y).sum() < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    reps = []
+    for _ in range(n_boot):  # a loop over replicas, each one vectorised over rows
+        i = rng.integers(0, len(y), len(y))
+        if y[i].all() or not y[i].any():
+            continue
+        reps.append(roc_auc_score(y[i], d[i], sample_weight=w[i]))
+    if len(reps) < n_boot // 2:
+        return None
+    lo, hi = np.percentile(reps, [50 * (1 - COVERAGE), 50 * (1 + COVERAGE)])
+    return float(lo), float(hi)
+
+
+def weighted_ks(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) -> tuple[float, float | None]:
+    """Weighted two-sample Kolmogorov–Smirnov statistic and p-value ``(D, p)``.
+
+    ``D = max |F_a(x) − F_b(x)|`` with weighted empirical CDFs (normalised cumulative sums of
+    the weights over the pooled sorted values). The p-value uses the exact one-sample KS
+    distribution (``scipy.stats.kstwo``) at the effective size
+    ``n = n_a n_b / (n_a + n_b)`` with Kish effective counts (the usual approximation for
+    weighted samples, cf. Monahan, *Numerical Methods of Statistics*, §13.6). None when a
+    sample is empty or has no positive total weight.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    wa, wb = np.asarray(wa, np.float64), np.asarray(wb, np.float64)
+    if not len(a) or not len(b) or wa.sum() <= 0 or wb.sum() <= 0:
+        return float("nan"), None
+    x = np.concatenate([a, b])
+    order = np.argsort(x, kind="stable")
+    wx = np.concatenate([wa / wa.sum(), -wb / wb.sum()])[order]
+    diff = np.cumsum(wx)
+    last = np.r_[x[order][1:] != x[order][:-1], True]  # evaluate the CDFs after each distinct value
+    d = float(np.max(np.abs(diff[last])))
+    na, nb = effective_entries(wa), effective_entries(wb)
+    n = max(1, int(round(na * nb / (na + nb))))
+    return d, float(kstwo.sf(d, n))
 
 
 def binary_discriminant(score_sig: np.ndarray, score_bkg: np.ndarray) -> np.ndarray:
@@ -111,12 +201,14 @@ def roc(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray | N
 def rejection_at(curve: Roc, eff_sig: float) -> dict[str, float | None]:
     """Background rejection ``1/ε_B`` at signal efficiency ``eff_sig`` with its uncertainty.
 
-    ε_B and the cut are linearly interpolated along the ROC in ε_S. The
-    uncertainty is binomial on ε_B with ``N_B,eff``: ``σ_R = σ_εB / ε_B²``.
+    ε_B and the cut are linearly interpolated along the ROC in ε_S. Intervals are
+    Clopper–Pearson on ε_B with ``N_B,eff`` entries (:func:`efficiency_interval`,
+    :func:`rejection_interval`).
 
     Returns:
-        ``{"eff_sig", "eff_bkg", "eff_bkg_err", "rejection", "rejection_err", "cut"}``;
-        ``rejection`` and ``rejection_err`` are None where ε_B is 0 (no background passes).
+        ``{"eff_sig", "eff_bkg", "eff_bkg_interval", "rejection", "rejection_interval", "cut"}``;
+        ``rejection`` is None where ε_B is 0 (no background passes), while its interval still
+        gives the lower bound; an upper bound of None is unbounded.
     """
     tpr, fpr, thr = curve.eff_sig, curve.eff_bkg, curve.thresholds
     # First ROC point reaching eff_sig (the tightest such cut, hence the lowest ε_B on a
@@ -129,33 +221,36 @@ def rejection_at(curve: Roc, eff_sig: float) -> dict[str, float | None]:
         eps_b = float(fpr[i - 1] + f * (fpr[i] - fpr[i - 1]))
         # roc_curve's first threshold is +inf (nothing passes): no interpolation towards it.
         cut = float(thr[i]) if not np.isfinite(thr[i - 1]) else float(thr[i - 1] + f * (thr[i] - thr[i - 1]))
-    err_b = float(binomial_error(eps_b, curve.n_bkg_eff))
-    if eps_b > 0:
-        rej: float | None = 1.0 / eps_b
-        rej_err: float | None = err_b / eps_b**2
-    else:
-        rej, rej_err = None, None
+    lo, hi = (float(x) for x in efficiency_interval(eps_b, curve.n_bkg_eff))
     return {
         "eff_sig": float(eff_sig),
         "eff_bkg": eps_b,
-        "eff_bkg_err": err_b,
-        "rejection": rej,
-        "rejection_err": rej_err,
+        "eff_bkg_interval": [lo, hi],
+        "rejection": 1.0 / eps_b if eps_b > 0 else None,
+        "rejection_interval": list(rejection_interval(eps_b, curve.n_bkg_eff)),
         "cut": cut,
     }
 
 
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Counts and row-normalised confusion matrix (rows: true class, columns: predicted).
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int,
+                     weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Counts (or summed weights) and the row-normalised confusion matrix (rows: true, columns: predicted).
+
+    With ``weights`` the cells are Σw, so the normalised rows are the weighted fractions that
+    match the weighted ROC and score plots.
 
     Returns:
         ``(counts, normalised)``, both shape ``(n_classes, n_classes)``; a row of
-        a class with no entries is all NaN in ``normalised``.
+        a class with no entries (or no positive weight) is all NaN in ``normalised``.
     """
     labels = np.asarray(labels, dtype=np.int64)
     predicted = np.asarray(predicted, dtype=np.int64)
-    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(counts, (labels, predicted), 1)
+    if weights is None:
+        counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+        np.add.at(counts, (labels, predicted), 1)
+    else:
+        counts = np.zeros((n_classes, n_classes), dtype=np.float64)
+        np.add.at(counts, (labels, predicted), np.asarray(weights, dtype=np.float64))
     rows = counts.sum(axis=1, keepdims=True).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         norm = np.where(rows > 0, counts / np.where(rows > 0, rows, 1.0), np.nan)

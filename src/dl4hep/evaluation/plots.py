@@ -24,6 +24,8 @@ import numpy as np  # noqa: E402
 
 from dl4hep.evaluation.importance import Importance  # noqa: E402
 from dl4hep.evaluation.metrics import Roc  # noqa: E402
+from dl4hep.evaluation.plot_checks import legend_covers_data, text_collisions  # noqa: E402
+from dl4hep.evaluation.sculpting import Sculpting  # noqa: E402
 from dl4hep.evaluation.significance import SignificanceScan  # noqa: E402
 from dl4hep.io.atomic import atomic_output  # noqa: E402
 
@@ -36,6 +38,7 @@ __all__ = [
     "plot_features",
     "plot_importance",
     "plot_roc",
+    "plot_sculpting",
     "plot_scores",
     "plot_significance",
     "plot_training",
@@ -57,6 +60,11 @@ class PlotWriter:
         label_text: text after the experiment label (e.g. "Simulation").
         com_energy: √s in TeV.
         luminosity: integrated luminosity in fb⁻¹.
+        earned: whether the experiment label is earned, i.e. the inputs are the experiment's own
+            simulation or data. Generated samples (Pythia + dl4hep's parametric detector) are not:
+            their figures say "Private work" with the experiment's style but not its name.
+        check_layout: run :mod:`~dl4hep.evaluation.plot_checks` on every figure before writing it
+            and record what collides in ``layout_problems`` (the tests do).
         written: file names written so far (for ``plots/index.json``).
     """
 
@@ -66,6 +74,9 @@ class PlotWriter:
     com_energy: float = 13.6
     luminosity: float = 300.0
     dpi: int = 110
+    earned: bool = True
+    check_layout: bool = False
+    layout_problems: dict[str, list[str]] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
 
     @contextlib.contextmanager
@@ -75,23 +86,34 @@ class PlotWriter:
         with plt.style.context([sheet, {"axes.formatter.use_mathtext": False}]):
             yield
 
-    def label(self, ax: plt.Axes, *, lumi: bool = False) -> None:
-        """Experiment label (simulation) on ``ax``; √s always, luminosity where yields are shown."""
+    def label(self, ax: plt.Axes, *, lumi: bool = False, right_ax: plt.Axes | None = None) -> None:
+        """Experiment label (simulation) above ``ax``; √s always, luminosity where yields are shown.
+
+        ``right_ax``: in a grid of panels, the √s/luminosity text goes above this panel (the
+        right-most of the top row) instead of sharing the first, narrow panel with the label.
+        """
         lumi_value = self.luminosity if lumi else None
+        right = f"{self.luminosity:g} fb$^{{-1}}$ ({self.com_energy:g} TeV)" if lumi else f"({self.com_energy:g} TeV)"
         # data=False already writes "Simulation": drop it from the configured text to avoid a repeat.
         text = self.label_text
         if text.lower().startswith("simulation"):
             text = text[len("simulation"):].strip()
-        if self.experiment == "CMS":
-            mplhep.cms.label(text=text, data=False, lumi=lumi_value, com=self.com_energy, ax=ax)
+        split = {"rlabel": ""} if right_ax is not None and right_ax is not ax else {}
+        common = {"data": False, "lumi": lumi_value, "com": self.com_energy, "ax": ax, "loc": 0, **split}
+        if self.experiment in ("CMS", "ATLAS") and not self.earned:
+            mplhep.label.exp_label(exp="", llabel=f"Private work {text}".strip(), **common)
+        elif self.experiment == "CMS":
+            mplhep.cms.label(text=text, **common)
         elif self.experiment == "ATLAS":
-            mplhep.atlas.label(text=text, data=False, lumi=lumi_value, com=self.com_energy, ax=ax)
+            mplhep.atlas.label(text=text, **common)
         else:
-            right = f"$\\sqrt{{s}}$ = {self.com_energy:g} TeV"
-            if lumi:
-                right = f"{self.luminosity:g} fb$^{{-1}}$, " + right
             ax.set_title(self.label_text, loc="left", fontsize="medium")
-            ax.set_title(right, loc="right", fontsize="medium")
+            plain = f"$\\sqrt{{s}}$ = {self.com_energy:g} TeV"
+            plain = f"{self.luminosity:g} fb$^{{-1}}$, {plain}" if lumi else plain
+            (right_ax or ax).set_title(plain, loc="right", fontsize="medium")
+            return
+        if split:
+            mplhep.label.exp_label(exp="", llabel="", rlabel=right, loc=0, ax=right_ax)
 
     def save(self, fig: plt.Figure, stem: str) -> list[str]:
         """Write ``stem.pdf`` and ``stem.png`` atomically, close ``fig``, return the names."""
@@ -100,6 +122,8 @@ class PlotWriter:
             # One draw for the tight bounding box, shared by both formats (bbox_inches="tight"
             # would draw twice per format; drawing dominates the stage's run time).
             fig.canvas.draw()
+            if self.check_layout:
+                self.layout_problems[stem] = text_collisions(fig) + legend_covers_data(fig)
             bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.08)
             for fmt in FORMATS:
                 target = self.plots_dir / f"{stem}.{fmt}"
@@ -115,10 +139,17 @@ class PlotWriter:
 def _grid(n: int, ncols: int, size: float = 4.2) -> tuple[plt.Figure, np.ndarray]:
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.5, size * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.5, size * nrows + 0.3), squeeze=False,
+                             gridspec_kw={"wspace": 0.45, "hspace": 0.4})
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes
+
+
+def _label_grid(writer: PlotWriter, axes: np.ndarray, *, lumi: bool = False) -> None:
+    """The experiment label above the first panel, √s above the last visible panel of the top row."""
+    top = [ax for ax in axes[0] if ax.get_visible()]
+    writer.label(top[0], lumi=lumi, right_ax=top[-1])
 
 
 # ------------------------------------------------------------------ ROC
@@ -155,9 +186,9 @@ def plot_roc(
         ax.plot(grid, 1.0 / grid, color="grey", ls=":", label="random")
         ax.set_yscale("log")
         finite = np.concatenate([r[np.isfinite(r)] for r in rejections.values()] + [np.ones(1)])
-        # head-room on the log axis: the curves fill the lower ~60 %, the legend the top
+        # head-room on the log axis: the curves fill the lower half, the legend the top
         top = max(float(finite.max()), 10.0)
-        ax.set_ylim(0.8, top ** (1 / 0.6))
+        ax.set_ylim(0.5, top ** (1 / 0.5))
         ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
         ax.legend(title=title, loc="upper right", fontsize="small")
         ref = rejections.get(reference)
@@ -167,9 +198,18 @@ def plot_roc(
                     rax.plot(grid, rej / ref, label=name)
         rax.axhline(1.0, color="grey", lw=1, ls="--")
         rax.set_ylabel(f"Ratio to\n{reference}", fontsize="small")
+        _clear_top_tick(rax)
         rax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
         rax.set_xlim(0, 1)
         return writer.save(fig, stem)
+
+
+def _clear_top_tick(ax: plt.Axes) -> None:
+    """End a ratio panel's y range on a tick and hide that tick, so no label touches the panel above."""
+    lo, hi = ax.get_ylim()
+    ticks = matplotlib.ticker.MaxNLocator(nbins=4).tick_values(lo, hi)
+    ax.set_ylim(lo, float(ticks[-1]))
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=4, prune="upper"))
 
 
 # ------------------------------------------------------------------ confusion
@@ -182,9 +222,9 @@ def plot_confusion(
     n = len(classes)
     with writer.style():
         fig, ax = plt.subplots(figsize=(2.0 + 1.4 * n, 1.6 + 1.3 * n))
-        writer.label(ax)  # before the content: mplhep draws the figure to place the text
         im = ax.imshow(np.nan_to_num(normalised), cmap="Blues", vmin=0, vmax=1)
         fig.colorbar(im, ax=ax, label="Fraction of true class")
+        writer.label(ax)  # after the colorbar, which resizes the axes; mplhep places the text in axes units
         small = "x-small" if n > 3 else "small"
         for i in range(n):
             for j in range(n):
@@ -235,8 +275,8 @@ def plot_scores(
     """
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     with writer.style():
-        fig, axes = _grid(len(panels), 3, size=6.0)
-        writer.label(axes.flat[0])  # before the content: mplhep draws the figure to place the text
+        fig, axes = _grid(len(panels), 3, size=7.0)
+        _label_grid(writer, axes)  # before the content: mplhep draws the figure to place the text
         for ax, (xlabel, groups) in zip(axes.flat, panels.items(), strict=False):
             for k, g in enumerate(groups):
                 col = colors[k % len(colors)]
@@ -269,7 +309,7 @@ def plot_significance(
     """Significance vs lower cut on the discriminant, one panel per signal class; best cut marked."""
     with writer.style():
         fig, axes = _grid(len(scans), 2, size=9.0 if len(scans) == 1 else 7.0)
-        writer.label(axes.flat[0], lumi=True)  # before the content: mplhep draws the figure to place the text
+        _label_grid(writer, axes, lumi=True)  # before the content: mplhep draws the figure to place the text
         for ax, (title, sc) in zip(axes.flat, scans.items(), strict=False):
             ax.plot(sc.cuts, sc.z_s_sqrt_b, label=r"$S/\sqrt{B}$")
             ax.plot(sc.cuts, sc.z_s_sqrt_sb, label=r"$S/\sqrt{S+B}$")
@@ -298,7 +338,7 @@ def plot_training(writer: PlotWriter, stem: str, history: Mapping[str, np.ndarra
     ep = history["epoch"]
     with writer.style():
         fig, axes = plt.subplots(1, 3, figsize=(21, 6.5))
-        writer.label(axes[0])  # before the content: mplhep draws the figure to place the text
+        writer.label(axes[0], right_ax=axes[-1])  # before the content: mplhep draws the figure to place the text
         ax = axes[0]
         for key, lab in (("train_loss", "training"), ("val_loss", "validation")):
             if key in history:
@@ -345,7 +385,7 @@ def plot_features(
     """
     with writer.style():
         fig, axes = _grid(len(names), 4, size=4.6)
-        writer.label(axes.flat[0])  # before the content: mplhep draws the figure to place the text
+        _label_grid(writer, axes)  # before the content: mplhep draws the figure to place the text
         for j, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
             col = values[:, j].astype(np.float64)
             good = np.isfinite(col)
@@ -391,6 +431,15 @@ def plot_importance(writer: PlotWriter, stem: str, imp: Importance, *, model: st
 # ------------------------------------------------------------------ efficiency vs observer
 
 
+def _asymmetric(series: Mapping[str, np.ndarray], key: str) -> np.ndarray:
+    """``(2, K)`` error bars from ``key``, ``key_lo``, ``key_hi``; an unbounded side is drawn to the axis edge."""
+    v = np.asarray(series[key], dtype=np.float64)
+    lo = np.asarray(series[f"{key}_lo"], dtype=np.float64)
+    hi = np.asarray(series[f"{key}_hi"], dtype=np.float64)
+    hi = np.where(np.isinf(hi), 10 * np.where(np.isfinite(v), v, 1.0), hi)
+    return np.nan_to_num(np.stack([v - lo, hi - v]), nan=0.0).clip(min=0.0)
+
+
 def plot_efficiency_vs_observer(
     writer: PlotWriter,
     stem: str,
@@ -405,7 +454,8 @@ def plot_efficiency_vs_observer(
 
     Args:
         edges: bin edges of the observer, shape ``(K+1,)``.
-        series: signal name -> {"eff_sig", "eff_sig_err", "rejection", "rejection_err"}, each ``(K,)``.
+        series: signal name -> {"eff_sig", "eff_sig_lo", "eff_sig_hi", "rejection", "rejection_lo",
+            "rejection_hi"}, each ``(K,)``: values and their 68 % intervals (Clopper–Pearson).
     """
     centres = 0.5 * (edges[1:] + edges[:-1])
     half = 0.5 * np.diff(edges)
@@ -413,8 +463,9 @@ def plot_efficiency_vs_observer(
         fig, (ax, rax) = plt.subplots(2, 1, figsize=(9, 10), sharex=True, gridspec_kw={"hspace": 0.08})
         writer.label(ax)  # before the content: mplhep draws the figure to place the text
         for name, s in series.items():
-            ax.errorbar(centres, s["eff_sig"], xerr=half, yerr=s["eff_sig_err"], fmt="o", ms=4, label=name)
-            rax.errorbar(centres, s["rejection"], xerr=half, yerr=s["rejection_err"], fmt="o", ms=4, label=name)
+            ax.errorbar(centres, s["eff_sig"], xerr=half, yerr=_asymmetric(s, "eff_sig"), fmt="o", ms=4, label=name)
+            rax.errorbar(centres, s["rejection"], xerr=half, yerr=_asymmetric(s, "rejection"), fmt="o", ms=4,
+                         label=name)
         ax.axhline(working_point, color="grey", ls="--", lw=1)
         ax.set_ylabel(r"Signal efficiency $\varepsilon_S$")
         ax.set_ylim(0, 1.3)
@@ -426,3 +477,30 @@ def plot_efficiency_vs_observer(
         rax.set_xlabel(observer)
         rax.set_xlim(edges[0], edges[-1])
         return writer.save(fig, stem)
+
+
+# ------------------------------------------------------------------ sculpting
+
+
+def plot_sculpting(writer: PlotWriter, stem: str, sc: Sculpting, *, observer: str, model: str,
+                   title: str) -> list[str]:
+    """Normalised background distribution of ``observer`` before and after cuts of fixed ε_B, with JSD."""
+    with writer.style():
+        fig, ax = plt.subplots(figsize=(9, 7.5))
+        writer.label(ax)  # before the content: mplhep draws the figure to place the text
+        mplhep.histplot(sc.inclusive, sc.edges, histtype="fill", alpha=0.25, color="grey", ax=ax,
+                        label="background, no cut")
+        for eff, h in sc.passed.items():
+            mplhep.histplot(h, sc.edges, histtype="step", lw=2, ax=ax,
+                            label=f"$\\varepsilon_B$ = {100 * eff:g}%: 1/JSD = {_inverse(sc.jsd[eff])}")
+        top = max([float(sc.inclusive.max())] + [float(h.max()) for h in sc.passed.values()])
+        ax.set_ylim(0, 1.7 * top if top > 0 else 1.0)  # the curves fill the lower 60 %, the legend the top
+        ax.set_xlim(sc.edges[0], sc.edges[-1])
+        ax.set_xlabel(observer)
+        ax.set_ylabel("Fraction of background")
+        ax.legend(title=f"{model}: {title}", fontsize="x-small", title_fontsize="x-small", loc="upper right")
+        return writer.save(fig, stem)
+
+
+def _inverse(jsd: float) -> str:
+    return "∞" if jsd == 0 else ("–" if not np.isfinite(jsd) else f"{1 / jsd:.3g}")
