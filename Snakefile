@@ -8,6 +8,7 @@ min_version("8.10")
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/jobs.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/training.smk"
@@ -15,6 +16,6 @@ include: "workflow/rules/evaluation.smk"
 
 
 rule all:
+    default_target: True
     input:
         PLAN.targets(),
-    default_target: True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -57,20 +58,31 @@ def _cmd_features(a: argparse.Namespace) -> Any:
 
 def _cmd_dataset(a: argparse.Namespace) -> Any:
     from dl4hep.data.dataset import build_dataset
+    from dl4hep.io.locations import expand_entry
 
     inputs: dict[str, list[Path]] = {}
-    for sample, path in a.input:
-        inputs.setdefault(sample, []).append(Path(path))
+    for sample, path in a.input:  # PARQUET or @list.txt (one parquet per line)
+        paths = expand_entry(path, where=f"dataset --input {sample}: ") if path.startswith("@") else [path]
+        inputs.setdefault(sample, []).extend(Path(p) for p in paths)
     return build_dataset(config=_load(a.config), task=a.task, inputs=inputs, out_dir=a.out_dir)
 
 
 def _cmd_train(a: argparse.Namespace) -> Any:
     from dl4hep.training.api import train_model
+    from dl4hep.training.launch import run_distributed, under_torchrun
 
+    config = _load(a.config)
+    if a.nproc > 1 and not a.summary and not under_torchrun():
+        device = config.model(a.task, a.model).training.device
+        return _Exit(run_distributed(a.nproc, a.argv, device=device))
     return train_model(
-        config=_load(a.config), task=a.task, model=a.model, dataset_dir=a.dataset_dir,
-        out_dir=a.out_dir, resume=a.resume, summary_only=a.summary,
+        config=config, task=a.task, model=a.model, dataset_dir=a.dataset_dir,
+        out_dir=a.out_dir, resume=a.resume, summary_only=a.summary, stop_after=a.stop_after,
     )
+
+
+class _Exit(int):
+    """A handler's request to exit with this status (the status of child processes it ran)."""
 
 
 def _cmd_predict(a: argparse.Namespace) -> Any:
@@ -107,12 +119,21 @@ def _cmd_inspect(a: argparse.Namespace) -> Any:
 
 
 def _cmd_check_config(a: argparse.Namespace) -> Any:
-    cfg = _load(a.config)
+    """Validate (keys, registry names, every feature/observer name), expand files:, print the plan as JSON.
+
+    Per sample: files, events (file metadata of local files, else "?"), chunks or parts; and the jobs per rule.
+    """
+    from dl4hep.plan import Plan
+
+    cfg = _load(a.config)  # typed keys, registries and names (dl4hep.registry_checks)
+    plan = Plan(cfg)
+    files = plan.check()  # globs and lists that match nothing, an output that cannot be created
+    planned = plan.summary()
     summary = {
         t: {"samples": list(task.samples), "models": list(task.models), "features": task.features}
         for t, task in cfg.tasks.items()
     }
-    print(json.dumps({"output": cfg.output, "tasks": summary}, indent=2))
+    print(json.dumps({"output": cfg.output, "tasks": summary, "input_files": files, **planned}, indent=2))
     return None
 
 
@@ -126,12 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Each subcommand is one workflow stage; `snakemake` chains them.",
     )
     parser.add_argument("--version", action="version", version=f"dl4hep {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     handlers: dict[str, Callable[[argparse.Namespace], Any]] = {}
 
     def add(name: str, func: Callable[[argparse.Namespace], Any], help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
+        # also after the subcommand (`dl4hep inspect -v f.root`); counts add up with the global one
+        p.add_argument("-v", "--verbose", action="count", default=0, dest="sub_verbose", help=VERBOSE_HELP)
         handlers[name] = func
         return p
 
@@ -146,14 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--task", required=True, help="task name (egamma, dilepton, jets, ...)")
     p.add_argument("--sample", required=True, help="sample the file belongs to (selects cuts and input schema)")
-    p.add_argument("--input", type=Path, required=True, help="input ROOT ntuple")
+    p.add_argument("--input", required=True,
+                   help="input ntuple(s): a path, glob, root:// or https:// URL, or @list.txt (one per line); "
+                   "several files give one output")
     p.add_argument("--out", type=Path, required=True, help="output parquet file")
 
     p = add("dataset", _cmd_dataset, "Merge feature files into train/val/test datasets with labels, weights and normalisation.")
     _add_config(p)
     p.add_argument("--task", required=True)
     p.add_argument("--input", nargs=2, action="append", required=True, metavar=("SAMPLE", "PARQUET"),
-                   help="a feature file and its sample (repeat)")
+                   help="a feature file and its sample (repeat); PARQUET may be @list.txt, one file per line")
     p.add_argument("--out-dir", type=Path, required=True, help="dataset directory to write")
 
     p = add("train", _cmd_train, "Train one model of a task (CUDA if present; torchrun for several GPUs).")
@@ -164,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, required=True, help="model directory (checkpoints, logs)")
     p.add_argument("--resume", action="store_true", help="continue from last.pt in --out-dir if present")
     p.add_argument("--summary", action="store_true", help="print parameter count and FLOPs per sample, do not train")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="training processes, one per GPU: N > 1 re-runs this command under torchrun (DDP; gloo "
+                   "on the CPU without CUDA); batch_size is per process. 0 or 1: one process")
+    p.add_argument("--stop-after", type=int, default=None, metavar="EPOCH",
+                   help="stop after this epoch as if interrupted (time-sliced batch jobs); --resume continues")
 
     p = add("predict", _cmd_predict, "Write per-class scores of a trained model for every dataset split.")
     _add_config(p)
@@ -188,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, required=True)
 
     p = add("inspect", _cmd_inspect, "List the trees and branches of a ROOT file (or the columns of a parquet file).")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", help="a local path or a root:// / https:// URL")
     p.add_argument("--tree", default=None, help="only this tree")
     p.add_argument("--filter", default=None, help="only branches matching this glob, e.g. 'FatJet_*'")
 
@@ -199,15 +229,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+VERBOSE_HELP = "-v: progress and summaries (INFO), -vv: debug; for dl4hep's own messages only"
+
+
 def _setup_logging(verbosity: int) -> None:
-    level = logging.WARNING - 10 * min(verbosity + 1, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    """dl4hep's logger at WARNING, INFO (-v) or DEBUG (-vv); every other library stays at WARNING.
+
+    Under torchrun, ranks other than 0 keep WARNING: their INFO lines would repeat rank 0's.
+    """
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    if int(os.environ.get("RANK", "0")) > 0:
+        level = max(level, logging.WARNING)
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("dl4hep").setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose)
+    args.argv = argv
+    _setup_logging(args.verbose + args.sub_verbose)
+    # stages that draw tqdm bars: a one-line record per interval when stderr is a log file
+    from dl4hep.progress import route_tqdm_to_log
+
+    route_tqdm_to_log()
     handler = args._handlers[args.command]
     try:
         result = handler(args)
@@ -217,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dl4hep {args.command}: interrupted; no partial output was kept", file=sys.stderr)
         return 130
+    if isinstance(result, _Exit):
+        return int(result)
     if isinstance(result, dict) and result:
         log.info("%s summary: %s", args.command, json.dumps(result, default=str))
     return 0

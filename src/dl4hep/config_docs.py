@@ -24,6 +24,8 @@ from dl4hep.config import (
     TaskConfig,
     TrainingConfig,
 )
+from dl4hep.features.columns import ColumnSpec
+from dl4hep.features.columns import Options as ColumnsOptions
 
 __all__ = ["render_reference", "update_docs"]
 
@@ -39,6 +41,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`tasks.<task>.models.<model>` (`configs/models/<base>.yaml`)", ModelConfig),
     ("`tasks.<task>.models.<model>.training`", TrainingConfig),
     ("`tasks.<task>.evaluation`", EvaluationConfig),
+    ("`tasks.<task>.feature_options.columns` (declared columns, docs/physics.md)", ColumnsOptions),
+    ("`tasks.<task>.feature_options.columns.columns.<name>`", ColumnSpec),
 ]
 
 

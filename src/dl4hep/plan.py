@@ -3,24 +3,35 @@
 Snakemake rules ask this module for paths, seeds and the parameter digests that
 trigger re-runs; keeping it here (not in ``.smk`` files) makes it testable and
 keeps the rules thin. Torch-free: it runs at Snakefile parse time.
+
+Samples with ``files:`` are expanded once per plan (globs, URLs, ``@list`` files; see
+:mod:`dl4hep.io.locations`) and cut into groups of ``files_per_job``: part ``file<i>`` reads the
+i-th file, part ``group<i>`` the i-th group, handed to ``dl4hep features`` as an ``@list`` file
+stored under its content hash (like the job config), so a 3,000-file dataset plans in seconds and
+its command lines stay short. Remote URLs are not contacted at planning time unless they are
+globs; the feature job reports a missing one.
 """
 
 from __future__ import annotations
 
-import glob
 import hashlib
-from dataclasses import dataclass
+import os
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dl4hep.config import AnalysisConfig, config_digest
-from dl4hep.errors import InputFileError
+from dl4hep.io.locations import expand_entries, is_remote
 
-__all__ = ["SPLITS", "Plan", "chunk_seed"]
+__all__ = ["LIST_DIR", "SPLITS", "Plan", "chunk_seed"]
 
 SPLITS = ("train", "val", "test")
 
 #: Pythia accepts seeds in [1, 900000000].
 _MAX_SEED = 900_000_000
+
+#: Where the ``@list`` files of file groups live (relative to Snakemake's working directory).
+LIST_DIR = ".snakemake/dl4hep/inputs"
 
 
 def chunk_seed(global_seed: int, sample: str, chunk: int) -> int:
@@ -34,6 +45,9 @@ class Plan:
     """Paths and parameters of every job for one analysis config."""
 
     cfg: AnalysisConfig
+    list_dir: str = LIST_DIR
+    _files: dict[tuple[str, str], list[str]] = field(default_factory=dict, compare=False, repr=False)
+    _groups: dict[tuple[str, str], list[list[str]]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def out(self) -> str:
@@ -42,31 +56,108 @@ class Plan:
     # ---------------------------------------------------------------- inputs
 
     def parts(self, task: str, sample: str) -> list[str]:
-        """Names of the input parts of a sample: ``chunk<i>`` (generated) or ``file<i>`` (ntuples)."""
+        """Input parts of a sample: ``chunk<i>`` (generated), ``file<i>`` or ``group<i>`` (ntuples)."""
         s = self.cfg.task(task).samples[sample]
         if s.files is None:
             return [f"chunk{i}" for i in range(s.chunks)]
-        return [f"file{i}" for i in range(len(self.user_files(task, sample)))]
+        prefix = "file" if s.files_per_job == 1 else "group"
+        return [f"{prefix}{i}" for i in range(len(self.file_groups(task, sample)))]
 
     def user_files(self, task: str, sample: str) -> list[str]:
-        """Expand a sample's ``files`` globs; an empty match is an error naming the glob."""
-        s = self.cfg.task(task).samples[sample]
-        found: list[str] = []
-        for pattern in s.files or []:
-            matches = sorted(glob.glob(pattern, recursive=True))
-            if not matches:
-                raise InputFileError(
-                    f"tasks.{task}.samples.{sample}.files: '{pattern}' matches no file "
-                    f"(working directory {Path.cwd()}); check the path or mount"
-                )
-            found.extend(matches)
-        return found
+        """Every location of a sample's ``files`` (expanded once); an entry matching nothing is an error."""
+        key = (task, sample)
+        if key not in self._files:
+            s = self.cfg.task(task).samples[sample]
+            self._files[key] = expand_entries(s.files or [], where=f"tasks.{task}.samples.{sample}.files: ")
+        return self._files[key]
+
+    def file_groups(self, task: str, sample: str) -> list[list[str]]:
+        """The sample's files cut into groups of ``files_per_job`` (the last one may be shorter)."""
+        key = (task, sample)
+        if key not in self._groups:
+            files = self.user_files(task, sample)
+            n = self.cfg.task(task).samples[sample].files_per_job
+            self._groups[key] = [files[i : i + n] for i in range(0, len(files), n)]
+        return self._groups[key]
+
+    def part_inputs(self, task: str, sample: str, part: str) -> list[str]:
+        """Every location a feature job reads: its generated chunk, its file, or its group."""
+        if part.startswith("chunk"):
+            return [f"{self.out}/ntuples/{task}/{sample}/{part}.root"]
+        if part.startswith("group"):
+            return self.file_groups(task, sample)[int(part[5:])]
+        return [self.user_files(task, sample)[int(part[4:])]]
+
+    def ntuple_files(self, task: str, sample: str, part: str) -> list[str]:
+        """The part's local inputs, which Snakemake tracks (remote URLs are not files to it)."""
+        return [loc for loc in self.part_inputs(task, sample, part) if not is_remote(loc)]
 
     def ntuple(self, task: str, sample: str, part: str) -> str:
-        """Input ntuple of a feature job: a generated chunk or the user's file."""
-        if part.startswith("file"):
-            return self.user_files(task, sample)[int(part[4:])]
-        return f"{self.out}/ntuples/{task}/{sample}/{part}.root"
+        """The ``--input`` of a feature job: its one location, or ``@<list>`` for a group."""
+        inputs = self.part_inputs(task, sample, part)
+        return inputs[0] if len(inputs) == 1 else "@" + self.write_list(inputs)
+
+    def write_list(self, locations: list[str]) -> str:
+        """Store ``locations`` as a list file named by its content hash (written once); return its path.
+
+        Local paths are written absolute: entries of a list are relative to the list's folder.
+        """
+        text = "".join(f"{loc if is_remote(loc) else os.path.abspath(loc)}\n" for loc in locations)
+        path = Path(self.list_dir) / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.txt"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        return str(path)
+
+    def check(self) -> dict[str, int]:
+        """Expand every sample's files and probe the output location (``dl4hep check-config``).
+
+        Returns ``{sample: number of files}`` for samples that read files.
+
+        Raises:
+            InputFileError: an entry matches nothing (names the config key).
+            OutputLocationError: ``output`` cannot be created.
+        """
+        from dl4hep.io.atomic import check_output_location
+
+        check_output_location(self.out)
+        return {
+            sample: len(self.user_files(task, sample))
+            for task, tcfg in self.cfg.tasks.items()
+            for sample, s in tcfg.samples.items()
+            if s.files is not None
+        }
+
+    def summary(self, max_files: int = 200) -> dict[str, object]:
+        """What ``dl4hep check-config`` prints: per sample its files, events and parts, and jobs per rule.
+
+        Events come from the ``Events`` tree's entry count in the file metadata of local files
+        (no basket is read), the planned ``chunks x events`` for generated samples, and ``"?"``
+        for remote files or samples with more than ``max_files`` files (to stay cheap).
+        Call :meth:`check` first: it expands ``files:`` with the errors that name the key.
+        """
+        samples: dict[str, dict[str, object]] = {}
+        jobs = {"generate": 0, "features": 0, "dataset": 0, "train": 0, "predict": 0, "export": 0, "evaluate": 0}
+        for task, tcfg in self.cfg.tasks.items():
+            for sample, s in tcfg.samples.items():
+                parts = len(self.parts(task, sample))
+                if s.files is None:
+                    entry = {"task": task, "source": "generated", "chunks": s.chunks, "events": s.chunks * s.events}
+                    jobs["generate"] += s.chunks
+                else:
+                    files = self.user_files(task, sample)
+                    entry = {"task": task, "source": "files", "files": len(files),
+                             "files_per_job": s.files_per_job, "events": _local_entries(files, max_files)}
+                entry["parts"] = parts
+                jobs["features"] += parts
+                samples[sample] = entry
+            jobs["dataset"] += 1
+            jobs["evaluate"] += 1
+            for rule in ("train", "predict", "export"):
+                jobs[rule] += len(tcfg.models)
+        return {"samples": samples, "jobs": jobs}
 
     def generation_seed(self, sample: str, chunk: int) -> int:
         return chunk_seed(self.cfg.seed, sample, chunk)
@@ -83,6 +174,19 @@ class Plan:
             for sample in self.cfg.task(task).samples
             for part in self.parts(task, sample)
         ]
+
+    def dataset_inputs(self, task: str, inline: int = 20) -> str:
+        """The ``--input SAMPLE PARQUET`` arguments of the dataset job; a sample with more than
+        ``inline`` parts is passed as one ``@list`` file, so thousands of parts stay far below the
+        kernel's 128 KiB limit on one command-line argument."""
+        by_sample: dict[str, list[str]] = {}
+        for sample, path in self.task_features(task):
+            by_sample.setdefault(sample, []).append(path)
+        args = []
+        for sample, paths in by_sample.items():
+            chosen = paths if len(paths) <= inline else ["@" + self.write_list(paths)]
+            args += [f"--input {shlex.quote(sample)} {shlex.quote(x)}" for x in chosen]
+        return " ".join(args)
 
     def dataset_dir(self, task: str) -> str:
         return f"{self.out}/datasets/{task}"
@@ -152,3 +256,19 @@ class Plan:
                 "models": list(t.models),
             }
         )
+
+
+def _local_entries(files: list[str], max_files: int, tree: str = "Events") -> int | str:
+    """Sum of ``tree`` entries over local ``files`` from their metadata; ``"?"`` when not cheap or unreadable."""
+    if len(files) > max_files or any(is_remote(f) for f in files):
+        return "?"
+    import uproot
+
+    total = 0
+    for path in files:
+        try:
+            with uproot.open(path) as f:
+                total += int(f[tree].num_entries)
+        except Exception:  # noqa: BLE001 - a summary; the feature job names the problem
+            return "?"
+    return total

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import uproot
 
 from dl4hep.errors import BranchNotFoundError, ConfigError, InputFileError
 from dl4hep.io.inspect import describe_file
@@ -21,8 +23,22 @@ def schema(name="pfnano"):
 
 
 def test_all_shipped_schemas_load():
-    for name in ("generated", "nanoaod", "pfnano", "flat"):
+    for name in ("generated", "nanoaod", "nanoaod_v9", "nanoaod_v12", "nanoaod_v15", "pfnano", "flat"):
         assert schema(name).tree
+    assert list(schema("nanoaod").candidates) == ["nanoaod_v15", "nanoaod_v12", "nanoaod_v9"]
+
+
+@pytest.mark.reliability
+def test_detecting_schema_maps_nothing_itself(tmp_path):
+    (tmp_path / "inputs").mkdir()
+    (tmp_path / "inputs" / "mixed.yaml").write_text("detect: [nanoaod_v12]\ncollections: {met: {fields: {pt: MET_pt}}}\n")
+    with pytest.raises(ConfigError, match="a detecting schema .* takes collections and constants from its candidates"):
+        load_input_schema("mixed", config_dir=tmp_path, where="tasks.t.input")
+    (tmp_path / "inputs" / "nosig.yaml").write_text("detect: [generated]\n")
+    for name in ("generated",):
+        (tmp_path / "inputs" / f"{name}.yaml").write_text((CONFIGS / "inputs" / f"{name}.yaml").read_text())
+    with pytest.raises(ConfigError, match="candidate 'generated' .* non-empty signature"):
+        load_input_schema("nosig", config_dir=tmp_path, where="tasks.t.input")
 
 
 def test_unknown_schema_name_suggests():
@@ -93,3 +109,19 @@ def test_inspect_root_and_parquet(tmp_path):
 def test_inspect_malformed_parquet():
     with pytest.raises(InputFileError, match=r"nano_dy_malformed.parquet as parquet"):
         describe_file(REAL / "nano_dy_malformed.parquet")
+
+
+@pytest.mark.reliability
+def test_root_file_without_ntuples_says_so(tmp_path):
+    path = tmp_path / "histos.root"
+    with uproot.recreate(path) as f:
+        f["h"] = np.histogram(np.arange(10.0), bins=5)
+    with pytest.raises(InputFileError, match=r"histos\.root contains no TTree or RNTuple \(corrupt file, or not an ntuple\)"):
+        ChunkReader(path, schema("nanoaod_v12"), {"met": {"pt": True}})
+    assert "(no TTree or RNTuple in this file)" in describe_file(path)
+
+
+@pytest.mark.reliability
+def test_single_file_commands_reject_several_files(tmp_path):
+    with pytest.raises(InputFileError, match=r"names 2 files .* this command reads one file"):
+        describe_file(str(REAL / "nano_*.root"))

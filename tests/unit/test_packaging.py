@@ -58,7 +58,7 @@ def test_every_third_party_import_of_the_package_is_declared():
     for reqs in project["optional-dependencies"].values():
         declared |= {_name(r) for r in reqs}
     dist_of = {"sklearn": "scikit-learn", "yaml": "pyyaml", "pythia8": "pythia8mc", "torch_geometric": "torch-geometric",
-               "pydantic_core": "pydantic"}
+               "pydantic_core": "pydantic", "XRootD": "xrootd", "fsspec_xrootd": "fsspec-xrootd"}
     imported = set()
     for path in (REPO / "src/dl4hep").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dl4hep.config import analysis_from_dict, load_yaml
@@ -56,3 +58,38 @@ def test_user_files_expand_globs_and_fail_on_no_match(at_repo, tmp_path, real_da
     assert plan.ntuple("dilepton", "hww", "file0").endswith("nano_tt_v12.root")
     with pytest.raises(InputFileError, match=r"samples\.ttbar\.files: '.*none_\*\.root' matches no file"):
         plan.parts("dilepton", "ttbar")
+
+
+def test_dataset_job_passes_thousands_of_parts_as_a_list(at_repo, tmp_path, monkeypatch):
+    """3,000 feature parts must not become 3,000 command-line arguments (128 KiB limit per argument)."""
+    import shlex
+
+    from dl4hep import cli
+
+    files = []
+    for i in range(3000):
+        f = tmp_path / "nt" / f"f{i:04d}.root"
+        files.append(str(f))
+    (tmp_path / "nt").mkdir()
+    for f in files:
+        Path(f).touch()
+    (tmp_path / "all.txt").write_text("\n".join(files) + "\n")
+    raw = {"output": str(tmp_path / "out"), "tasks": {"dilepton": {"input": "nanoaod", "samples": {
+        "hww": {"generator": None, "files": [f"@{tmp_path / 'all.txt'}"], "cross_section": 1.0},
+        "ttbar": {"generator": None, "files": [files[0]], "cross_section": 1.0}}}}}
+    plan = Plan(analysis_from_dict(raw), list_dir=str(tmp_path / "lists"))
+    args = plan.dataset_inputs("dilepton")
+    assert len(args) < 2000
+    words = shlex.split(args)
+    assert words.count("--input") == 2 and words[2].startswith("@")
+    listed = Path(words[2][1:]).read_text().split()
+    assert listed == [plan.features("dilepton", "hww", p) for p in plan.parts("dilepton", "hww")]
+    # the dataset command expands the list back into every part, in order
+    for p in listed + [plan.features("dilepton", "ttbar", "file0")]:
+        Path(p).parent.mkdir(parents=True, exist_ok=True)
+        Path(p).touch()
+    seen = {}
+    monkeypatch.setattr("dl4hep.data.dataset.build_dataset", lambda **kw: seen.update(kw["inputs"]) or {})
+    monkeypatch.setattr(cli, "_load", lambda path: None)
+    assert cli.main(["dataset", "--config", "x.yaml", "--task", "dilepton", *words, "--out-dir", str(tmp_path / "d")]) == 0
+    assert [str(p) for p in seen["hww"]] == listed and len(seen["ttbar"]) == 1

@@ -268,3 +268,101 @@ def test_schedules(schedule):
 def test_cuda_bf16_training(tmp_path, dataset):
     result = _train(tmp_path, dataset, "particle_transformer", training={"epochs": 1, "device": "cuda"})
     assert result["device"].startswith("cuda")
+
+
+# ------------------------------------------------------------------ devices: one GPU per training
+
+
+def _fake_cuda(monkeypatch, n: int) -> None:
+    """Pretend ``n`` CUDA devices with distinct UUIDs (the claim logic never touches a GPU)."""
+    import types
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: types.SimpleNamespace(uuid=f"uuid-{i}"))
+
+
+def test_concurrent_trainings_get_distinct_gpus(tmp_path, monkeypatch):
+    from dl4hep.training.devices import _HELD, pick_device
+
+    monkeypatch.setenv("DL4HEP_GPU_LOCK_DIR", str(tmp_path))
+    _fake_cuda(monkeypatch, 2)
+    held = len(_HELD)
+    try:
+        first, second = pick_device("auto"), pick_device("cuda")
+        assert {str(first), str(second)} == {"cuda:0", "cuda:1"}
+        assert str(pick_device("cuda:1")) == "cuda:1"  # pinned: no claim
+        assert str(pick_device("auto", 1, distributed=True)) == "cuda:1"  # DDP rank: the launcher claimed
+    finally:
+        for claim in _HELD[held:]:
+            claim.release()
+
+
+def test_gpu_claims_across_processes(tmp_path):
+    """A GPU claimed by another process is skipped; when every GPU is held, the claim shares with a warning."""
+    import subprocess
+    import sys
+
+    from dl4hep.training.devices import claim_gpus
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from dl4hep.training.devices import claim_gpus; "
+         f"c = claim_gpus(1, ['a', 'b'], directory=Path({str(tmp_path)!r})); print(c.indices, flush=True); "
+         "sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "[0]"
+        mine = claim_gpus(1, ["a", "b"], directory=tmp_path, hold=False)
+        assert mine.indices == [1] and not mine.shared
+        crowded = claim_gpus(1, ["a", "b"], directory=tmp_path, hold=False)  # a and b both held now
+        assert crowded.indices == [0] and crowded.shared
+        mine.release()
+        again = claim_gpus(1, ["a", "b"], directory=tmp_path, hold=False)
+        assert again.indices == [1] and not again.shared
+        again.release()
+    finally:
+        holder.communicate("", timeout=30)
+    after = claim_gpus(2, ["a", "b"], directory=tmp_path, hold=False)  # the holder exited: its lock is gone
+    assert after.indices == [0, 1] and not after.shared
+    after.release()
+
+
+def test_visible_devices_for_the_ddp_children(monkeypatch):
+    from dl4hep.training.devices import visible_devices_env
+    from dl4hep.training.launch import launch_command
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert visible_devices_env([1, 3]) == "1,3"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-x,GPU-y,GPU-z")  # e.g. set by SLURM
+    assert visible_devices_env([2]) == "GPU-z"
+    cmd = launch_command(2, ["train", "-c", "a.yaml", "--nproc", "2", "--resume", "--nproc=2"])
+    assert cmd[cmd.index("-m", 3) + 1:] == ["dl4hep", "train", "-c", "a.yaml", "--resume"]
+    assert cmd[cmd.index("--nproc_per_node") + 1] == "2"
+
+
+def test_cpu_only_machine_picks_the_cpu():
+    from dl4hep.errors import ConfigError
+    from dl4hep.training.devices import pick_device
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert str(pick_device("auto")) == "cpu" and str(pick_device("cpu")) == "cpu"
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        pick_device("cuda:0")
+
+
+def test_progress_in_a_log_file_is_one_record_per_interval(monkeypatch, caplog):
+    from dl4hep.progress import LogProgress, progress
+
+    monkeypatch.setenv("DL4HEP_PROGRESS_INTERVAL", "0")
+    with caplog.at_level("INFO", logger="dl4hep.progress"):
+        bar = progress(range(4), total=4, desc="epoch 1/3", unit="batch", leave=False)
+        assert isinstance(bar, LogProgress)  # stderr is captured, not a terminal
+        for _ in bar:
+            pass
+        bar.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "dl4hep.progress"]
+    assert lines[0].startswith("epoch 1/3: 1/4 batch (25%)")
+    assert lines[-1].startswith("epoch 1/3: 4/4 batch (100%)")
+    assert len(lines) == 4 and not any("\r" in m or "\u2588" in m for m in lines)

@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dl4hep.config import load_analysis
-
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 
@@ -27,18 +25,10 @@ def _snakemake(repo: Path, *args: str, timeout: int = 1500) -> subprocess.Comple
 
 
 @pytest.fixture(scope="module")
-def mini_run(repo, tmp_path_factory):
-    """Run the mini workflow once into a temporary output directory."""
-    out = tmp_path_factory.mktemp("mini") / "results"
-    cfgfile = out.parent / "mini.yaml"
-    raw = yaml.safe_load((repo / "configs/mini.yaml").read_text())
-    raw["output"] = str(out)
-    cfgfile.write_text(yaml.safe_dump(raw))
-    res = _snakemake(repo, "--cores", "2", "--configfile", str(cfgfile), "--show-failed-logs")
-    if res.returncode != 0:
-        pytest.fail("mini workflow failed:\n" + (res.stdout + res.stderr)[-8000:])
+def mini_run(repo, mini_local_run):
+    """The mini workflow run once into a temporary output directory (tests/workflow/conftest.py)."""
     os.chdir(repo)
-    return out, cfgfile, load_analysis(cfgfile)
+    return mini_local_run.out, mini_local_run.cfgfile, mini_local_run.cfg
 
 
 def test_every_task_and_model_has_metrics_with_a_real_auc(mini_run):

@@ -1,4 +1,6 @@
 # Config loading, validation and the shared plan. Logic lives in dl4hep.plan.
+import os
+import shlex
 import sys
 
 import yaml
@@ -7,10 +9,15 @@ from snakemake.utils import validate
 from dl4hep.config import analysis_from_dict, config_digest, deep_merge, load_yaml
 from dl4hep.plan import SPLITS, Plan
 
+# The checkout this file belongs to (also when used as a `module` from another directory):
+# default configs are resolved here, not in the working directory.
+WORKFLOW_ROOT = Path(os.fspath(workflow.current_basedir)).resolve().parents[1]
+
 # `configfile:` would deep-merge configs/config.yaml under every --configfile,
-# so a config could never drop a task: load the default only when none is given.
-if not workflow.config_settings.configfiles:
-    config.update(deep_merge(load_yaml("configs/config.yaml"), config))
+# so a config could never drop a task: load the default only when none names tasks.
+if "tasks" not in config:
+    config.update(deep_merge(load_yaml(WORKFLOW_ROOT / "configs" / "config.yaml"), config))
+config.setdefault("config_dir", str(WORKFLOW_ROOT / "configs"))
 
 validate(config, "../schemas/config.schema.json", set_default=False)
 ANALYSIS = analysis_from_dict(dict(config), source="the Snakemake config")
@@ -38,11 +45,11 @@ wildcard_constraints:
     sample="|".join(SAMPLES),
     model="|".join(MODELS),
     chunk=r"\d+",
-    part=r"(chunk|file)\d+",
+    part=r"(chunk|file|group)\d+",
     split="|".join(SPLITS),
 
 
 def train_gpus(wildcards):
-    """GPUs the training job asks for: 0 when the model is pinned to CPU."""
-    device = ANALYSIS.model(wildcards.task, wildcards.model).training.device
-    return 0 if device == "cpu" else 1
+    """GPUs the training job asks for: training.gpus, 0 when the model is pinned to CPU."""
+    training = ANALYSIS.model(wildcards.task, wildcards.model).training
+    return 0 if training.device == "cpu" else training.gpus

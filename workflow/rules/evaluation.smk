@@ -35,15 +35,20 @@ rule evaluate:
         f"{OUT}/logs/evaluate/{{task}}.log",
     benchmark:
         f"{OUT}/benchmarks/evaluate/{{task}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        **job_resources(mem_mb=8000, runtime=60),
     params:
-        models=lambda wc: " ".join(f"--model {m} {PLAN.model_dir(wc.task, m)}" for m in ANALYSIS.task(wc.task).models),
+        dl4hep=DL4HEP_ARG,
+        config=CONFIG_ARG,
+        models=lambda wc: " ".join(
+            f"--model {m} {PLAN.model_dir(wc.task, m)}" for m in ANALYSIS.task(wc.task).models
+        ),
         out_dir=lambda wc: PLAN.evaluation_dir(wc.task),
         predictions_dir=lambda wc: f"{OUT}/predictions/{wc.task}",
         digest=lambda wc: PLAN.digest_evaluation(wc.task),
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=60,
     shell:
-        "{DL4HEP} -v evaluate --config {CONFIG} --task {wildcards.task} --dataset-dir {input.dataset} "
+        "{params.dl4hep} -v evaluate --config {params.config} --task {wildcards.task} --dataset-dir {input.dataset} "
         "--predictions-dir {params.predictions_dir} {params.models} --out-dir {params.out_dir} > {log} 2>&1"

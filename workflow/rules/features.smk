@@ -1,24 +1,30 @@
-# Feature building (one job per input file) and dataset assembly (one per task).
+# Feature building (one job per input file, or per group of files_per_job files) and dataset
+# assembly (one per task). Remote inputs (root://, https://) are passed as params, not input:,
+# since they are not files Snakemake can stat; a group travels as an @list file (dl4hep.plan).
 
 
 rule features:
     input:
-        lambda wc: PLAN.ntuple(wc.task, wc.sample, wc.part),
+        lambda wc: PLAN.ntuple_files(wc.task, wc.sample, wc.part),
     output:
         f"{OUT}/features/{{task}}/{{sample}}/{{part}}.parquet",
     log:
         f"{OUT}/logs/features/{{task}}/{{sample}}/{{part}}.log",
     benchmark:
         f"{OUT}/benchmarks/features/{{task}}/{{sample}}/{{part}}.tsv"
-    params:
-        digest=lambda wc: PLAN.digest_features(wc.task, wc.sample),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        **job_resources(mem_mb=4000, runtime=60),
+    params:
+        dl4hep=DL4HEP_ARG,
+        config=CONFIG_ARG,
+        source=lambda wc: shlex.quote(PLAN.ntuple(wc.task, wc.sample, wc.part)),
+        digest=lambda wc: PLAN.digest_features(wc.task, wc.sample),
     shell:
-        "{DL4HEP} -v features --config {CONFIG} --task {wildcards.task} --sample {wildcards.sample} "
-        "--input {input} --out {output} > {log} 2>&1"
+        "{params.dl4hep} -v features --config {params.config} --task {wildcards.task} --sample {wildcards.sample} "
+        "--input {params.source} --out {output} > {log} 2>&1"
 
 
 rule dataset:
@@ -30,13 +36,16 @@ rule dataset:
         f"{OUT}/logs/dataset/{{task}}.log",
     benchmark:
         f"{OUT}/benchmarks/dataset/{{task}}.tsv"
-    params:
-        inputs=lambda wc: " ".join(f"--input {s} {p}" for s, p in PLAN.task_features(wc.task)),
-        digest=lambda wc: PLAN.digest_dataset(wc.task),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        **job_resources(mem_mb=8000, runtime=60),
+    params:
+        dl4hep=DL4HEP_ARG,
+        config=CONFIG_ARG,
+        inputs=lambda wc: PLAN.dataset_inputs(wc.task),
+        digest=lambda wc: PLAN.digest_dataset(wc.task),
     shell:
-        "{DL4HEP} -v dataset --config {CONFIG} --task {wildcards.task} {params.inputs} "
+        "{params.dl4hep} -v dataset --config {params.config} --task {wildcards.task} {params.inputs} "
         "--out-dir {output} > {log} 2>&1"

@@ -8,14 +8,17 @@ rule generate:
         f"{OUT}/logs/generate/{{task}}/{{sample}}/chunk{{chunk}}.log",
     benchmark:
         f"{OUT}/benchmarks/generate/{{task}}/{{sample}}/chunk{{chunk}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        **job_resources(mem_mb=2000, runtime=120),
     params:
+        dl4hep=DL4HEP_ARG,
+        config=CONFIG_ARG,
         events=lambda wc: ANALYSIS.task(wc.task).samples[wc.sample].events,
         seed=lambda wc: PLAN.generation_seed(wc.sample, int(wc.chunk)),
         digest=lambda wc: PLAN.digest_generation(wc.task, wc.sample),
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=120,
     shell:
-        "{DL4HEP} -v generate --config {CONFIG} --sample {wildcards.sample} "
+        "{params.dl4hep} -v generate --config {params.config} --sample {wildcards.sample} "
         "--events {params.events} --seed {params.seed} --out {output} > {log} 2>&1"

@@ -1,4 +1,5 @@
-# Training (GPU when the profile grants one), prediction and ONNX export per task x model.
+# Training (on the GPUs the job is given: one process per GPU, DDP above one), prediction and
+# ONNX export per task x model.
 
 
 rule train:
@@ -11,19 +12,22 @@ rule train:
         f"{OUT}/logs/train/{{task}}/{{model}}.log",
     benchmark:
         f"{OUT}/benchmarks/train/{{task}}/{{model}}.tsv"
-    params:
-        out_dir=lambda wc: PLAN.model_dir(wc.task, wc.model),
-        digest=lambda wc: PLAN.digest_model(wc.task, wc.model),
+    conda:
+        CONDA_ENV
     threads: 2
     resources:
-        gpu=train_gpus,
-        mem_mb=16000,
-        runtime=720,
+        # gpu: training.gpus (0 for device: cpu); --nproc runs one DDP process per GPU
+        **job_resources(mem_mb=16000, runtime=720, gpu=train_gpus),
+    params:
+        dl4hep=DL4HEP_ARG,
+        config=CONFIG_ARG,
+        out_dir=lambda wc: PLAN.model_dir(wc.task, wc.model),
+        digest=lambda wc: PLAN.digest_model(wc.task, wc.model),
     shell:
         # --resume continues from last.pt after an interruption; a checkpoint made
         # with other settings is ignored by the trainer.
-        "{DL4HEP} -v train --config {CONFIG} --task {wildcards.task} --model {wildcards.model} "
-        "--dataset-dir {input} --out-dir {params.out_dir} --resume > {log} 2>&1"
+        "{params.dl4hep} -v train --config {params.config} --task {wildcards.task} --model {wildcards.model} "
+        "--dataset-dir {input} --out-dir {params.out_dir} --nproc {resources.gpu} --resume > {log} 2>&1"
 
 
 rule predict:
@@ -36,16 +40,19 @@ rule predict:
         f"{OUT}/logs/predict/{{task}}/{{model}}.log",
     benchmark:
         f"{OUT}/benchmarks/predict/{{task}}/{{model}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 2
+    resources:
+        **job_resources(mem_mb=8000, runtime=60),
     params:
+        dl4hep=DL4HEP_ARG,
+        config=CONFIG_ARG,
         model_dir=lambda wc: PLAN.model_dir(wc.task, wc.model),
         out_dir=lambda wc: f"{OUT}/predictions/{wc.task}/{wc.model}",
         digest=lambda wc: PLAN.digest_model(wc.task, wc.model),
-    threads: 2
-    resources:
-        mem_mb=8000,
-        runtime=60,
     shell:
-        "{DL4HEP} -v predict --config {CONFIG} --task {wildcards.task} --model {wildcards.model} "
+        "{params.dl4hep} -v predict --config {params.config} --task {wildcards.task} --model {wildcards.model} "
         "--dataset-dir {input.dataset} --model-dir {params.model_dir} --out-dir {params.out_dir} > {log} 2>&1"
 
 
@@ -58,11 +65,13 @@ rule export:
         f"{OUT}/logs/export/{{task}}/{{model}}.log",
     benchmark:
         f"{OUT}/benchmarks/export/{{task}}/{{model}}.tsv"
-    params:
-        model_dir=lambda wc: PLAN.model_dir(wc.task, wc.model),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        **job_resources(mem_mb=4000, runtime=30),
+    params:
+        dl4hep=DL4HEP_ARG,
+        model_dir=lambda wc: PLAN.model_dir(wc.task, wc.model),
     shell:
-        "{DL4HEP} -v export --model-dir {params.model_dir} --out {output} > {log} 2>&1"
+        "{params.dl4hep} -v export --model-dir {params.model_dir} --out {output} > {log} 2>&1"

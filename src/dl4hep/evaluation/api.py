@@ -49,8 +49,8 @@ from dl4hep.evaluation.plots import (
     plot_features,
     plot_importance,
     plot_roc,
-    plot_sculpting,
     plot_scores,
+    plot_sculpting,
     plot_significance,
     plot_training,
 )

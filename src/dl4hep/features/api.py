@@ -71,6 +71,12 @@ class FeaturePlan:
                 self.points_set, self.points, self.max_points = name, list(n["points"]), int(n["max_points"])
         self.needs = merge_needs(*(m.needs(o) for _, m, o in self.sets))
 
+    def extend_schema(self, schema: Any) -> None:
+        """Let sets that declare raw branches (``columns``' ``fields``) add them to ``schema`` before reading."""
+        for _, module, opts in self.sets:
+            if hasattr(module, "extend_schema"):
+                module.extend_schema(opts, schema)
+
     def metadata(self) -> dict[str, Any]:
         return {"tabular": self.tabular, "points": self.points, "max_points": self.max_points,
                 "observers": self.observers, "feature_sets": [s[0] for s in self.sets]}
@@ -141,12 +147,15 @@ def plan_features(config: Any, task: str) -> FeaturePlan:
     return FeaturePlan(config.task(task), task)
 
 
-def build_features(*, config: Any, task: str, sample: str, input_path: Path, out: Path) -> dict[str, Any]:
-    """Build the task's features for one input file of ``sample``; write ``out`` (parquet).
+def build_features(*, config: Any, task: str, sample: str, input_path: str | Path, out: Path) -> dict[str, Any]:
+    """Build the task's features for one input of ``sample`` (a file, URL or ``@list`` group); write ``out``.
+
+    ``input_path`` stays a string where it may be a URL (``Path`` collapses ``root://host//``).
 
     Returns:
-        ``{"input", "output", "entries", "chunks", "rows_in", "rows_out", "rows_truth", "feature_sets"}``:
-        entries read, objects produced, kept after ``require_truth_match``, kept after the selection.
+        ``{"input", "inputs", "output", "entries", "chunks", "rows_in", "rows_out", "rows_truth",
+        "feature_sets", "nonfinite"}``: every location read, entries read, objects produced, kept
+        after ``require_truth_match``, kept after the selection, and NaN/inf counts per input and branch.
 
     Raises:
         ConfigError, InputFileError, BranchNotFoundError: before anything is written.
@@ -162,17 +171,19 @@ def build_features(*, config: Any, task: str, sample: str, input_path: Path, out
     where = f"tasks.{task}.samples.{sample}.input" if scfg.input else f"tasks.{task}.input"
     schema = load_input_schema(schema_name, config_dir=config.config_dir, where=where)
     plan = FeaturePlan(tcfg, task)
+    plan.extend_schema(schema)
     selection = None
     if tcfg.selection:
         available = sorted(set(plan.observers) | set(plan.tabular))
         selection = compile_selection(tcfg.selection, available, where=f"tasks.{task}.selection")
-    reader = ChunkReader(Path(input_path), schema, plan.needs, step_size=tcfg.reading.step_size,
+    reader = ChunkReader(input_path if isinstance(input_path, str) else str(input_path), schema, plan.needs, step_size=tcfg.reading.step_size,
                          entry_stop=tcfg.reading.entry_stop)
     out = Path(out)
     meta = {**plan.metadata(), **read_run_info(reader.path, schema)}
     empty = _to_table(plan, None, plan.empty_output(), np.zeros(0, bool))
     arrow_schema = _non_nullable(empty.schema).with_metadata({b"dl4hep": json.dumps(meta).encode()})
-    summary = {"input": str(reader.path), "output": str(out), "entries": reader.num_entries, "chunks": 0,
+    summary = {"input": str(reader.path) if isinstance(reader.path, str | Path) else f"{len(reader.inputs)} files",
+               "inputs": list(reader.inputs), "output": str(out), "entries": reader.num_entries, "chunks": 0,
                "rows_in": 0, "rows_truth": 0, "rows_out": 0, "feature_sets": meta["feature_sets"]}
     with atomic_output(out) as tmp, pq.ParquetWriter(tmp, arrow_schema, compression="zstd") as writer:
         bar = tqdm(total=reader.num_chunks, desc=f"features {task}/{sample}", unit="chunk", file=sys.stderr,
@@ -195,6 +206,7 @@ def build_features(*, config: Any, task: str, sample: str, input_path: Path, out
             summary["chunks"] += 1
             bar.update(1)
         bar.close()
+        summary["nonfinite"] = reader.nonfinite
         if summary["rows_out"] == 0:
             writer.write_table(empty.cast(arrow_schema))
             log.warning(
@@ -205,5 +217,6 @@ def build_features(*, config: Any, task: str, sample: str, input_path: Path, out
             )
     write_provenance(out, stage="features", config={"task": task, "sample": sample,
                                                      "task_config": tcfg.model_dump(mode="json")},
-                     extra={"summary": summary, "input_schema": schema.source})
+                     extra={"summary": summary, "input_schema": schema.source,
+                            "input_schemas": reader.input_schemas})
     return summary

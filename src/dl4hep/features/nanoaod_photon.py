@@ -6,14 +6,13 @@ log weights about the energy-weighted mean, × 0.01745; the definition ``shower_
 ``Photon_r9`` (full5x5 E_3x3 / E_SC,raw), ``Photon_hoe`` (H/E), ``Photon_pfRelIso03_all``
 (relative PF isolation in ΔR < 0.3), plus pT and η.
 
-Branch names (``configs/inputs/nanoaod.yaml``): all eight and ``nPhoton`` are in the Run-2 test file
-``tests/data/nano_dy.root``. The NanoAOD v12 test file has no Photon collection, so v12 is not
-checked against a file. In CMSSW ``PhysicsTools/NanoAOD/python/photons_cff.py`` (one recent version
-read; not pinned to the v12 release) Run-3 eras write the total isolation as
-``Photon_pfRelIso03_all_quadratic`` (quadratic EA·ρ² corrections) and ``Photon_pfRelIso03_all`` only
-for Run-2 eras, while ``sieie``, ``r9``, ``hoe`` and ``genPartFlav`` keep their names. A Run-3 file
-would then fail loudly at the missing branch: map ``iso`` to the ``_quadratic`` branch in a copy of
-the schema.
+Branch names (``configs/inputs/nanoaod_v9.yaml``, ``_v12``, ``_v15``; ``input: nanoaod`` picks one
+per file): all eight and ``nPhoton`` are in the Run-2 test file ``tests/data/nano_dy.root``. Run-3
+eras write the total isolation as ``Photon_pfRelIso03_all_quadratic`` (quadratic EA·ρ² corrections;
+CMSSW ``PhysicsTools/NanoAOD/python/photons_cff.py``, one recent version read), which the v12 and
+v15 schemas map to ``iso``; ``sieie``, ``r9``, ``hoe`` and ``genPartFlav`` keep their names. The v12
+test file has no Photon collection, so the v12 photon branches are checked on a reproduction
+(docs/ntuple-schema.md), not on a real Run-3 file.
 
 Tabular: ``sieie, r9, hoe, iso, pt, eta``. Observers: ``pt, eta, phi``.
 Truth match: ``gen_flav == 1`` (prompt photon) where the schema maps ``Photon_genPartFlav``,

@@ -4,8 +4,11 @@ A feature-set module defines ``NAME``, ``BLOCKS`` (subset of ``{"tabular", "poin
 ``Options`` (pydantic, ``extra="forbid"``), ``needs(options)`` (logical
 collections/fields read, see :data:`dl4hep.io.reader.Needs`),
 ``names(options)`` (``{"tabular": [...], "points": [...], "observers": [...], "max_points": P}``)
-and ``compute(chunk, options, schema) -> FeatureOutput``. Adding a feature set is
-one module plus one line in :data:`FEATURE_SETS`.
+and ``compute(chunk, options, schema) -> FeatureOutput``. Optional hooks: ``blocks(options)``
+(the blocks these options provide, when they depend on them), ``check(options, schema, *, where)``
+(names checked against the task's input schema before any job) and ``extend_schema(options,
+schema)`` (raw branches the options add to the schema before the file is read; the ``columns``
+set). Adding a feature set is one module plus one line in :data:`FEATURE_SETS`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from dl4hep.errors import ConfigError, did_you_mean
 
-__all__ = ["FEATURE_SETS", "check_feature_set", "feature_blocks", "get_feature_set", "parse_options"]
+__all__ = ["FEATURE_SETS", "check_feature_set", "feature_blocks", "feature_names", "get_feature_set", "parse_options"]
 
 FEATURE_SETS: dict[str, str] = {
     "shower_shapes": "dl4hep.features.shower_shapes",
@@ -26,6 +29,7 @@ FEATURE_SETS: dict[str, str] = {
     "dilepton_kinematics": "dl4hep.features.dilepton_kinematics",
     "jet_point_cloud": "dl4hep.features.jet_point_cloud",
     "jet_substructure": "dl4hep.features.jet_substructure",
+    "columns": "dl4hep.features.columns",
 }
 
 
@@ -56,11 +60,27 @@ def parse_options(name: str, options: dict[str, Any] | None, *, where: str) -> B
         raise ConfigError("\n".join(lines)) from None
 
 
-def check_feature_set(name: str, options: dict[str, Any] | None, *, where: str) -> None:
-    """Raise :class:`ConfigError` naming ``where`` if the name or an option is wrong."""
-    parse_options(name, options, where=where)
+def check_feature_set(name: str, options: dict[str, Any] | None, *, where: str, schema: Any = None,
+                      options_where: str | None = None) -> None:
+    """Raise :class:`ConfigError` naming ``where`` if the name or an option is wrong.
+
+    With ``schema`` (an :class:`~dl4hep.io.schema.InputSchema`), a set that names collections and
+    fields in its options (``columns``) also checks them against it, naming ``options_where``.
+    """
+    opts = parse_options(name, options, where=where)
+    hook = getattr(get_feature_set(name), "check", None)
+    if schema is not None and hook is not None:
+        hook(opts, schema, where=options_where or where)
 
 
-def feature_blocks(name: str) -> set[str]:
-    """Dataset blocks (``"tabular"``, ``"points"``) the feature set provides."""
-    return set(get_feature_set(name).BLOCKS)
+def feature_names(name: str, options: dict[str, Any] | None, *, where: str) -> dict[str, Any]:
+    """``{"tabular", "points", "observers", "max_points"}`` the set produces with these options."""
+    return get_feature_set(name, where=where).names(parse_options(name, options, where=where))
+
+
+def feature_blocks(name: str, options: dict[str, Any] | None = None) -> set[str]:
+    """Dataset blocks (``"tabular"``, ``"points"``) the feature set provides (with ``options``, if they matter)."""
+    module = get_feature_set(name)
+    if options is not None and hasattr(module, "blocks"):
+        return set(module.blocks(parse_options(name, options, where=f"feature_options.{name}")))
+    return set(module.BLOCKS)

@@ -1,60 +1,70 @@
-"""``dl4hep inspect``: what is in a ROOT or parquet file (trees, branches, types, entries)."""
+"""``dl4hep inspect``: what is in a ROOT or parquet file (trees, branches, types, entries).
+
+ROOT files may be local or remote (``root://``, ``https://``); TTrees list their branches with
+uproot's interpretation, RNTuples their fields (collection sub-fields as ``Jet.pt``).
+"""
 
 from __future__ import annotations
 
 import fnmatch
-from pathlib import Path
+import os
 
 from dl4hep.errors import BranchNotFoundError, InputFileError, did_you_mean
+from dl4hep.io import ntuples
 
 __all__ = ["describe_file"]
 
 
-def describe_file(path: str | Path, *, tree: str | None = None, pattern: str | None = None) -> str:
-    """Describe a ROOT file (each TTree: entries, then ``branch  type  interpretation``) or parquet file.
+def describe_file(path: str | os.PathLike[str], *, tree: str | None = None, pattern: str | None = None) -> str:
+    """Describe a ROOT file (each TTree or RNTuple: entries, then ``name  type  storage``) or parquet file.
 
     Args:
-        path: ROOT or parquet file.
-        tree: only this tree (ROOT).
-        pattern: glob on branch/column names, e.g. ``"FatJet_*"``.
+        path: ROOT or parquet file: a path, a URL, or a glob/``@list`` naming one file.
+        tree: only this tree or RNTuple (ROOT).
+        pattern: glob on branch/field/column names, e.g. ``"FatJet_*"``.
 
     Raises:
-        InputFileError: missing, corrupt or unreadable file.
+        InputFileError: missing, unreachable, corrupt or unreadable file.
         BranchNotFoundError: ``tree`` not in the file (lists the trees).
     """
-    from dl4hep.io.reader import _open_root, expand_input
+    from dl4hep.io.locations import is_remote, open_root
+    from dl4hep.io.reader import expand_input
 
-    path = expand_input(path)
-    if path.suffix == ".parquet":
-        return _describe_parquet(path, pattern)
-    f = _open_root(path)
-    try:
-        classes = {k.split(";")[0]: c for k, c in f.classnames(recursive=True).items()}
-    except Exception as err:
-        raise InputFileError(f"cannot list the contents of {path} (corrupt ROOT file?): {err}") from err
-    trees = sorted(k for k, c in classes.items() if c.startswith("TTree"))
-    if tree is not None and tree not in trees:
-        raise BranchNotFoundError(f"tree '{tree}' not found in {path}; trees are {trees}." + did_you_mean(tree, trees))
-    lines = [f"{path}"]
-    others = sorted(f"{k} ({c})" for k, c in classes.items() if not c.startswith("TTree"))
+    location = expand_input(path)
+    if location.endswith(".parquet") and not is_remote(location):
+        return _describe_parquet(location, pattern)
+    f = open_root(location)
+    found = ntuples.list_ntuples(f, location)
+    if tree is not None and tree not in found:
+        raise BranchNotFoundError(
+            f"tree '{tree}' not found in {location}; trees are {sorted(found)}." + did_you_mean(tree, found)
+        )
+    lines = [location]
+    others = ntuples.other_objects(f)
     if others and tree is None:
         lines.append("  other objects: " + ", ".join(others))
-    for name in [tree] if tree else trees:
-        try:
-            t = f[name]
-            lines.append(f"tree '{name}': {t.num_entries} entries")
-            for b in t.keys():  # noqa: SIM118 (iterating a TTree yields branches, not names)
-                if pattern and not fnmatch.fnmatch(b, pattern):
-                    continue
-                lines.append(f"  {b:<40} {t[b].typename:<20} {t[b].interpretation}")
-        except Exception as err:
-            raise InputFileError(f"cannot read tree '{name}' of {path} (corrupt file?): {err}") from err
-    if not trees:
-        lines.append("  (no TTree in this file)")
+    for name in [tree] if tree else sorted(found):
+        lines += _describe_ntuple(f, name, found[name], location, pattern)
+    if not found:
+        lines.append("  (no TTree or RNTuple in this file)")
     return "\n".join(lines)
 
 
-def _describe_parquet(path: Path, pattern: str | None) -> str:
+def _describe_ntuple(f, name: str, kind: str, location: str, pattern: str | None) -> list[str]:
+    label = "tree" if kind == "TTree" else "rntuple"
+    try:
+        t = f[name]
+        lines = [f"{label} '{name}': {t.num_entries} entries"]
+        for b in ntuples.keys(t):
+            if pattern and not fnmatch.fnmatch(b, pattern):
+                continue
+            lines.append(f"  {b:<40} {ntuples.typename(t, b):<20} {ntuples.describe_column(t, b)}")
+    except Exception as err:
+        raise InputFileError(f"cannot read {kind} '{name}' of {location} (corrupt file?): {err}") from err
+    return lines
+
+
+def _describe_parquet(path: str, pattern: str | None) -> str:
     import pyarrow.parquet as pq
 
     try:

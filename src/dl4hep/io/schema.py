@@ -6,15 +6,22 @@ its counter branch (``nJet``; absent for one value per event such as MET) and a
 mapping of logical field names to branch names (``null``: not stored). Feature
 sets ask for logical fields; the reader turns them into branches, so the same
 feature set runs on generated ntuples, NanoAOD, PFNano or a flat tree.
+
+A *detecting* schema (``detect: [nanoaod_v15, nanoaod_v12, nanoaod_v9]``) maps nothing itself:
+for each file it picks the one candidate whose ``signature`` branches the file has
+(:meth:`InputSchema.resolve`), so ``input: nanoaod`` reads every NanoAOD version. While a file
+is read, the reader *binds* the detecting schema to that file's flavour, so feature sets that
+ask it for constants (working points) get the flavour's values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from dl4hep.errors import ConfigError, did_you_mean
+from dl4hep.errors import ConfigError, InputFileError, did_you_mean
 
 __all__ = ["CollectionSpec", "EventIdSpec", "InputSchema", "RunsSpec", "available_schemas", "load_input_schema"]
 
@@ -59,10 +66,82 @@ class InputSchema(_Strict):
     runs: RunsSpec | None = None
     collections: dict[str, CollectionSpec] = Field(default_factory=dict)
     constants: dict[str, float] = Field(default_factory=dict, description="Working points and cuts (btag_threshold, ...).")
+    detect: list[str] = Field(
+        default_factory=list,
+        description="Candidate schemas (names or paths): this schema reads each file with the one whose "
+        "signature branches the file has. A detecting schema maps no collections itself.",
+    )
+    signature: list[str] = Field(
+        default_factory=list,
+        description="Branches of `tree` that identify this flavour when a detecting schema chooses it.",
+    )
     #: Where the schema came from (file path), for error messages. Not part of the YAML.
     source: str = Field("<schema>", exclude=True)
+    _candidates: dict[str, InputSchema] = PrivateAttr(default_factory=dict)
+    _bound: InputSchema | None = PrivateAttr(default=None)
+    _by_input: dict[str, InputSchema] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _detect_alone(self) -> InputSchema:
+        if self.detect and (self.collections or self.constants or self.signature):
+            raise ValueError("a detecting schema (detect:) takes collections and constants from its candidates; "
+                             "remove collections/constants/signature from it")
+        return self
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).stem
+
+    # ------------------------------------------------------------------ detection
+
+    @property
+    def candidates(self) -> dict[str, InputSchema]:
+        """Loaded candidate schemas of a detecting schema (empty otherwise)."""
+        return self._candidates
+
+    def resolve(self, branches: Collection[str], location: str) -> InputSchema:
+        """The schema that reads ``location``: itself, or the single candidate whose signature matches.
+
+        Args:
+            branches: column names of the file's ``tree`` (RNTuple collection sub-fields included).
+            location: the file, named in errors.
+
+        Raises:
+            InputFileError: no candidate or several candidates match (lists them and what they need).
+        """
+        if not self.detect:
+            return self
+        names = set(branches)
+        hits = [c for c in self._candidates.values() if all(_has(names, b) for b in c.signature)]
+        if len(hits) == 1:
+            self._by_input[location] = hits[0]
+            return hits[0]
+        needs = "; ".join(f"{n} needs {c.signature}" for n, c in self._candidates.items())
+        problem = "no candidate schema matches its branches" if not hits else (
+            f"several candidate schemas match ({[h.name for h in hits]}): their signatures overlap")
+        raise InputFileError(
+            f"cannot tell which flavour of {self.name} {location} is: {problem} ({needs}). Set the task's or "
+            f"sample's input: to one of {list(self._candidates)} explicitly, or add a schema with a signature; "
+            f"`dl4hep inspect {location}` lists the branches."
+        )
+
+    def for_input(self, location: str) -> InputSchema:
+        """The schema resolved for ``location`` by :meth:`resolve` (itself if not detecting)."""
+        return self._by_input.get(location, self) if self.detect else self
+
+    def bind(self, schema: InputSchema | None) -> None:
+        """Make a detecting schema answer :meth:`constant` and :meth:`collection` as ``schema``."""
+        self._bound = schema
+
+    @property
+    def effective(self) -> InputSchema:
+        return self._bound if self.detect and self._bound is not None else self
+
+    # ------------------------------------------------------------------ lookups
 
     def collection(self, name: str, *, where: str = "") -> CollectionSpec:
+        if self.effective is not self:
+            return self.effective.collection(name, where=where)
         try:
             return self.collections[name]
         except KeyError:
@@ -74,6 +153,8 @@ class InputSchema(_Strict):
             ) from None
 
     def constant(self, name: str, default: float | None = None) -> float:
+        if self.effective is not self:
+            return self.effective.constant(name, default)
         if name in self.constants:
             return float(self.constants[name])
         if default is not None:
@@ -128,4 +209,16 @@ def load_input_schema(name_or_path: str, *, config_dir: str | Path, where: str) 
             lines.append(f"  {loc or '<top>'}: {e['msg']} (got {e.get('input')!r})")
         raise ConfigError("\n".join(lines)) from None
     schema.source = str(path)
+    for cand in schema.detect:
+        loaded = load_input_schema(cand, config_dir=config_dir, where=f"{where} ({path} detect:)")
+        if loaded.detect or not loaded.signature:
+            raise ConfigError(f"{where}: candidate '{cand}' of the detecting schema {path} must map branches and "
+                              "have a non-empty signature: (and no detect: of its own)")
+        schema._candidates[loaded.name] = loaded
     return schema
+
+
+def _has(names: set[str], branch: str) -> bool:
+    """``branch`` or its RNTuple collection form ``Coll.field`` is among ``names``."""
+    coll, _, sub = branch.partition("_")
+    return branch in names or (bool(sub) and f"{coll}.{sub}" in names)

@@ -1,8 +1,11 @@
 """``dl4hep train``: fit one model of a task on its dataset (design §7).
 
-Device chosen automatically (CUDA, else CPU; MPS on request), bf16 autocast on
-CUDA, optional ``torch.compile``, DDP under ``torchrun`` (``WORLD_SIZE>1``:
-NCCL on CUDA, gloo on CPU; rank 0 writes). Per-step LR schedule with warm-up,
+Device chosen automatically (a CUDA GPU no other local training holds, else CPU;
+MPS on request; :mod:`dl4hep.training.devices`), bf16 autocast on CUDA, optional
+``torch.compile``, DDP under ``torchrun`` (``WORLD_SIZE>1``: NCCL on CUDA, gloo on CPU;
+the loss of every rank is normalised by the weight of the global batch, so N processes
+with ``batch_size`` B follow one process with N·B; SyncBatchNorm on CUDA; rank 0 writes
+every file). Per-step LR schedule with warm-up,
 gradient clipping, class- and event-weighted cross entropy, early stopping on
 the validation loss, ``last.pt`` every epoch and ``best.pt`` on improvement,
 exact resume (model, optimiser, scheduler, epoch, early-stopping state and the
@@ -45,8 +48,16 @@ from dl4hep.errors import ConfigError, DataError
 from dl4hep.io.atomic import atomic_output
 from dl4hep.models.registry import build_model, count_flops, count_parameters, example_inputs
 from dl4hep.models.specs import parse_hyperparameters
+from dl4hep.progress import progress as progress_bar
 from dl4hep.provenance import write_provenance
-from dl4hep.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from dl4hep.training.checkpoint import (
+    capture_rng,
+    input_names,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from dl4hep.training.devices import pick_device
 from dl4hep.training.schedules import lr_multiplier
 
 __all__ = ["HISTORY_COLUMNS", "derive_seed", "model_summary", "pick_device", "train_model"]
@@ -72,19 +83,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - the global state third-party code draws from
     torch.manual_seed(seed)
-
-
-def pick_device(preference: str, local_rank: int = 0) -> torch.device:
-    """``auto``: CUDA if present, else CPU. ``cuda``/``mps`` fail clearly when absent."""
-    if preference in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda", local_rank)
-    if preference == "cuda":
-        raise ConfigError("training.device is 'cuda' but no CUDA device is visible; use device: auto or cpu")
-    if preference == "mps":
-        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise ConfigError("training.device is 'mps' but MPS is not available; use device: auto or cpu")
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def _autocast(cfg: TrainingConfig, device: torch.device) -> contextlib.AbstractContextManager:
@@ -117,6 +115,14 @@ class _Dist:
                 torch.cuda.set_device(device)
             torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
             self.started = True
+
+    def all_sum(self, value: Tensor) -> Tensor:
+        """Sum of ``value`` over all ranks (``value`` itself without DDP)."""
+        if not self.enabled:
+            return value
+        out = value.detach().clone()
+        torch.distributed.all_reduce(out)
+        return out
 
     def broadcast(self, value: float, device: torch.device) -> float:
         if not self.enabled:
@@ -245,13 +251,13 @@ def _stale_checkpoint(ckpt: dict[str, Any], *, mcfg: Any, meta: dict[str, Any], 
 def model_summary(net: nn.Module, spec: InputSpec) -> dict[str, Any]:
     """Parameters and forward FLOPs per sample (batch of 1, all ``max_points`` particles real)."""
     x = example_inputs(
-        tuple(net.input_names), batch=1, input_dim=spec.input_dim, max_points=spec.max_points or 1, full=True
+        input_names(net), batch=1, input_dim=spec.input_dim, max_points=spec.max_points or 1, full=True
     )
     return {
         "parameters": count_parameters(net),
         "flops_per_sample": count_flops(net, x),
         "flops_counted_on": {"batch": 1, "max_points": spec.max_points},
-        "inputs": list(net.input_names),
+        "inputs": list(input_names(net)),
     }
 
 
@@ -275,7 +281,8 @@ def train_model(
         summary_only: Print parameters and FLOPs per sample, write ``summary.json``, do not train.
         stop_after: Stop after this epoch as if interrupted (tests, time-sliced batch jobs); resume continues.
         memory_budget: Splits larger than this many bytes are streamed by parquet row group.
-        progress: Show tqdm progress bars on stderr.
+        progress: Report progress within each epoch on stderr: a tqdm bar on a terminal, else a
+            one-line log record every ``DL4HEP_PROGRESS_INTERVAL`` seconds (:mod:`dl4hep.progress`).
 
     Returns:
         Summary dict: epochs run, best epoch and validation loss, parameters, device.
@@ -301,7 +308,10 @@ def train_model(
     log.info("%s/%s: %s with %d parameters", task, model, info["type"], summary["parameters"])
 
     dist = _Dist()
-    device = pick_device(tcfg.device, dist.local_rank)
+    device = pick_device(tcfg.device, dist.local_rank, distributed=dist.enabled)
+    if dist.enabled and device.type == "cuda" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+        # batch statistics over the global batch, as one process would see them (CUDA only in torch)
+        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
     dist.start(device)
     try:
         return _fit(
@@ -318,10 +328,8 @@ def _fit(
     dataset_dir: Path, out_dir: Path, resume: bool, stop_after: int | None, memory_budget: int,
     device: torch.device, dist: _Dist, summary: dict, progress: bool,
 ) -> dict[str, Any]:
-    from tqdm import tqdm
-
     n_classes = len(info["classes"])
-    names = tuple(net.input_names)
+    names = input_names(net)
     extra = ("label", "train_weight")
 
     # data -------------------------------------------------------------------------------------
@@ -377,7 +385,7 @@ def _fit(
     elif resume:
         log.info("--resume given but %s does not exist; starting from scratch", last_path)
 
-    model_fwd: nn.Module = net
+    model_fwd: Any = net  # the module, compiled and/or DDP-wrapped
     if tcfg.compile:
         model_fwd = torch.compile(net)
     if dist.enabled:
@@ -410,9 +418,9 @@ def _fit(
         sum_w = torch.zeros((), dtype=torch.float64, device=device)
         correct = torch.zeros((), dtype=torch.long, device=device)
         seen = 0
-        bar = tqdm(
+        bar = progress_bar(
             train_batches, total=len(train_batches), desc=f"epoch {epoch}/{tcfg.epochs}", file=sys.stderr,
-            disable=not (progress and dist.main), leave=False, mininterval=1.0,
+            disable=not (progress and dist.main), leave=False, mininterval=1.0, unit="batch",
         )
         for step, batch in enumerate(bar):
             labels = batch["label"].long()
@@ -421,7 +429,9 @@ def _fit(
             with _autocast(tcfg, device):
                 logits = model_fwd(*[batch[n] for n in names])
             num, den = weighted_cross_entropy(logits, labels, w)
-            loss = num / den.clamp_min(1e-12)
+            # DDP averages the ranks' gradients: dividing each rank's sum by the global batch
+            # weight / world size makes that average the gradient of the global-batch loss
+            loss = num * dist.world / dist.all_sum(den).clamp_min(1e-12)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if tcfg.grad_clip is not None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -15,9 +16,16 @@ from dl4hep.errors import InputFileError
 from dl4hep.io.atomic import atomic_output
 from dl4hep.models.registry import build_model
 
-__all__ = ["CHECKPOINT_FORMAT", "capture_rng", "load_checkpoint", "load_trained", "restore_rng", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT", "capture_rng", "input_names", "load_checkpoint", "load_trained", "restore_rng", "save_checkpoint",
+]
 
 CHECKPOINT_FORMAT = 1
+
+
+def input_names(net: nn.Module) -> tuple[str, ...]:
+    """The model's forward inputs in order (every registry model sets ``input_names``)."""
+    return tuple(cast("Sequence[str]", net.input_names))
 
 
 def capture_rng(data_generator: torch.Generator) -> dict[str, Any]:

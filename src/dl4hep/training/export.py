@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from dl4hep.errors import ConfigError, DataError, MissingDependencyError
 from dl4hep.io.atomic import atomic_output
 from dl4hep.provenance import write_provenance
-from dl4hep.training.checkpoint import load_trained
+from dl4hep.training.checkpoint import input_names, load_trained
 
 __all__ = ["NOT_EXPORTABLE", "export_onnx"]
 
@@ -83,7 +83,7 @@ def export_onnx(*, model_dir: Path, out: Path, tolerance: float = 1e-4) -> dict[
             f"model type '{ckpt['model']['type']}' of {model_dir} cannot be exported to ONNX; use PyTorch "
             "inference (`dl4hep predict`) for this model"
         )
-    names = tuple(net.input_names)
+    names = input_names(net)
     example = ckpt.get("example") or {}
     if not example or any(n not in example for n in names):
         from dl4hep.models.registry import example_inputs
@@ -97,9 +97,9 @@ def export_onnx(*, model_dir: Path, out: Path, tolerance: float = 1e-4) -> dict[
         reference = {rows: [t.numpy() for t in wrapper(*[a[:rows] for a in args])] for rows in sizes}
     for m in net.modules():
         if hasattr(m, "explicit"):  # plain-op attention in the exported graph (see ParticleTransformer)
-            m.explicit = True
+            m.explicit = True  # type: ignore[assignment]  # a plain flag, not a parameter
         if hasattr(m, "dense"):  # padded kNN instead of the flat PyG graph (ParticleNet, HitGNN)
-            m.dense = True
+            m.dense = True  # type: ignore[assignment]
     info = ckpt["model"]
     metadata = {
         "classes": info["classes"], "background": info.get("background"), "inputs": list(names),

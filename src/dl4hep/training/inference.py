@@ -18,7 +18,7 @@ import numpy as np
 from torch import nn
 
 from dl4hep.data.tensors import InputSpec, arrays_to_tensors
-from dl4hep.training.checkpoint import load_trained
+from dl4hep.training.checkpoint import input_names, load_trained
 from dl4hep.training.predict import score_tensors
 
 __all__ = ["load_model", "predict_arrays"]
@@ -40,7 +40,7 @@ def load_model(model_dir: Path) -> tuple[nn.Module, dict[str, Any]]:
     dataset_meta = ckpt.get("meta") or {}
     meta = {
         "type": info["type"], "name": info.get("name"), "task": info.get("task"), "classes": list(info["classes"]),
-        "background": info.get("background"), "block": spec.block, "inputs": list(net.input_names),
+        "background": info.get("background"), "block": spec.block, "inputs": list(input_names(net)),
         "features": list(spec.names),
         "tabular": list(spec.all_names) if spec.block == "tabular" else list(dataset_meta.get("tabular") or []),
         "points": list(spec.all_names) if spec.block == "points" else list(dataset_meta.get("points") or []),
@@ -100,7 +100,7 @@ def predict_arrays(
         batch_size: rows per forward pass.
     """
     spec = InputSpec.from_dict(meta["input"])
-    if spec.block == "points" and p4 is None and "points_p4" in tuple(model.input_names):
+    if spec.block == "points" and p4 is None and "points_p4" in input_names(model):
         raise ValueError("this model reads points_p4; pass p4=(N, P, 4)")
     tensors = arrays_to_tensors(_arrays(spec, tabular, points, mask, p4), spec)
     n = len(next(iter(tensors.values())))

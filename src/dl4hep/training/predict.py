@@ -23,7 +23,7 @@ from dl4hep.errors import ConfigError, InputFileError
 from dl4hep.io.atomic import atomic_output
 from dl4hep.provenance import write_provenance
 from dl4hep.training.api import pick_device
-from dl4hep.training.checkpoint import load_trained
+from dl4hep.training.checkpoint import input_names, load_trained
 
 __all__ = ["predict_model", "predict_split", "score_tensors"]
 
@@ -43,7 +43,7 @@ def score_tensors(
     net: torch.nn.Module, tensors: dict[str, torch.Tensor], *, device: torch.device, batch_size: int = 2048
 ) -> np.ndarray:
     """Softmax probabilities ``(N, C)`` float32 of normalised model inputs (``arrays_to_tensors`` output), in batches."""
-    names = tuple(net.input_names)
+    names = input_names(net)
     probs = []
     for batch in TensorBatches({k: tensors[k] for k in names}, batch_size=batch_size, device=device):
         probs.append(torch.softmax(net(*[batch[k] for k in names]).float(), dim=1).cpu())

@@ -1,0 +1,54 @@
+"""The local run of the mini workflow, shared by the tests that inspect it (test_mini_workflow.py)
+and the SLURM run that must reproduce it (test_slurm.py): one run per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+import yaml
+
+from dl4hep.config import AnalysisConfig, load_analysis
+from tests.paths import REPO
+
+
+class MiniRun(NamedTuple):
+    out: Path  # the output directory (config `output`)
+    cfgfile: Path  # mini.yaml with that output
+    cfg: AnalysisConfig
+    seconds: float  # wall time of `snakemake --cores 2`
+
+
+def run_snakemake(cwd: Path, *args: str, timeout: int = 1500, env: dict[str, str] | None = None):
+    env = dict(env or os.environ, MPLBACKEND="Agg")
+    env.setdefault("CONDOR_CONFIG", "/dev/null")
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def mini_config(directory: Path) -> Path:
+    """configs/mini.yaml with its output below ``directory``."""
+    out = directory / "results"
+    raw = yaml.safe_load((REPO / "configs/mini.yaml").read_text())
+    raw["output"] = str(out)
+    cfgfile = directory / "mini.yaml"
+    cfgfile.write_text(yaml.safe_dump(raw))
+    return cfgfile
+
+
+@pytest.fixture(scope="session")
+def mini_local_run(tmp_path_factory) -> MiniRun:
+    """The mini workflow, run once with the local executor on 2 cores."""
+    cfgfile = mini_config(tmp_path_factory.mktemp("mini"))
+    t0 = time.perf_counter()
+    res = run_snakemake(REPO, "--cores", "2", "--configfile", str(cfgfile), "--show-failed-logs")
+    seconds = time.perf_counter() - t0
+    if res.returncode != 0:
+        pytest.fail("mini workflow failed:\n" + (res.stdout + res.stderr)[-8000:])
+    cfg = load_analysis(cfgfile)
+    return MiniRun(Path(cfg.output), cfgfile, cfg, seconds)
