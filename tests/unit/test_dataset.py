@@ -90,11 +90,12 @@ def make_config(
     dataset: dict[str, Any] | None = None,
     luminosity: float = 300.0,
     seed: int = 1,
+    features: tuple[str, ...] = ("dilepton_kinematics",),
 ) -> AnalysisConfig:
     samples = samples or {"sig": {"label": "sig"}, "bkg": {"label": "bkg"}}
     samples = {k: {"files": ["unused.root"], **v} for k, v in samples.items()}
     task = {
-        "input": "generated", "features": ["dilepton_kinematics"], "classes": list(classes),
+        "input": "generated", "features": list(features), "classes": list(classes),
         "background": classes[-1], "samples": samples, "models": {"dnn": {}},
     }
     if dataset:
@@ -209,7 +210,8 @@ def test_train_weight_balances_classes(tmp_path):
 
 def test_balance_classes_and_pt_eta(tmp_path):
     for balance in ("classes", "pt_eta"):
-        cfg = make_config(tmp_path, dataset={"balance": balance})
+        # jet_substructure has the (pt, eta) observers that balance: pt_eta needs (checked at config time)
+        cfg = make_config(tmp_path, dataset={"balance": balance}, features=("jet_substructure",))
         inputs = _two_samples(tmp_path, n=2000, gen_weight=np.linspace(0.1, 2.0, 2000))
         build_dataset(config=cfg, task="t", inputs=inputs, out_dir=tmp_path / balance)
         train = read_split(tmp_path / balance, "train")
