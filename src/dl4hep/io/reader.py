@@ -50,7 +50,7 @@ from dl4hep.io import ntuples
 from dl4hep.io.locations import expand_entries, expand_entry, is_remote, open_root, remote_error
 from dl4hep.io.schema import InputSchema
 
-__all__ = ["ChunkReader", "Needs", "expand_input", "expand_inputs", "merge_needs"]
+__all__ = ["ChunkReader", "Needs", "expand_input", "expand_inputs", "logical_record", "merge_needs"]
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,9 @@ def _branch_missing(tree: Any, schema: InputSchema, location: str, branch: str, 
     return BranchNotFoundError(
         f"branch '{branch}' not found in tree '{schema.tree}' of {location}."
         + did_you_mean(branch, ntuples.keys(tree))
-        + f" Requested by {schema.source} ({key}); `dl4hep inspect {location}` lists branches."
+        + (f" Requested by the config key {key.rsplit('.', 1)[0]}" if key.startswith("tasks.")  # weight expressions
+           else f" Requested by {schema.source} ({key})")
+        + f"; `dl4hep inspect {location}` lists branches."
     )
 
 
@@ -179,15 +181,34 @@ def _plan_columns(tree: Any, names: set[str], s: InputSchema, needs: Needs, loca
                         + f" Add '{fname}: <branch>' under collections.{coll}.fields."
                     )
                 continue
+            if ntuples.field_name(tree, branch, names) is None and not required:
+                log.warning("%s has no branch '%s' for the optional field %s.%s; the features that use it are NaN",
+                         location, branch, coll, fname)
+                continue
             wanted.append((coll, fname, branch, f"{coll}.{fname}", spec.counter is not None))
     columns = []
     for coll, fname, branch, key, jagged in wanted:
         column = ntuples.field_name(tree, branch, names)
+        if column is None and key == "weight" and is_collision_data(names):
+            log.info("%s has no generator weight '%s' and no generator branches: collision data, weight 1",
+                     location, branch)
+            continue
         if column is None:
             raise _branch_missing(tree, s, location, branch, key)
         _check_shape(tree, s, location, column, key, jagged=jagged)
         columns.append(_Column(coll, fname, branch, column))
     return columns
+
+
+#: branch-name prefixes only simulation carries (NanoAOD: genWeight, GenPart_*, Generator_*, LHE*, PSWeight)
+_GENERATOR_PREFIXES = ("gen", "Gen", "LHE", "PSWeight", "Pileup_nTrueInt")
+
+
+def is_collision_data(names: set[str]) -> bool:
+    """True when a file carries no generator information at all (recorded collisions): such a file
+    has no generator weight, and every event counts once (weight 1). A simulated file that merely lacks
+    its weight branch still has GenPart/Generator branches and keeps the missing-branch error."""
+    return not any(n.startswith(_GENERATOR_PREFIXES) for n in names)
 
 
 def _check_shape(tree: Any, s: InputSchema, location: str, column: str, key: str, *, jagged: bool) -> None:
@@ -355,25 +376,35 @@ class ChunkReader:
 
     # ------------------------------------------------------------------ logical records
     def _logical(self, src: _Source, raw: dict[str, ak.Array]) -> ak.Array:
-        n = len(next(iter(raw.values()))) if raw else 0
-        top: dict[str, ak.Array] = {}
-        event_cols = {c.field: c for c in src.columns if c.collection is None}
-        for logical in ("run", "luminosityBlock", "event"):
-            col = event_cols.get(logical)
-            top[logical] = (
-                ak.values_astype(raw[col.column], np.int64) if col else ak.Array(np.zeros(n, dtype=np.int64))
-            )
-        wcol = event_cols.get("weight")
-        top["weight"] = ak.values_astype(raw[wcol.column], np.float64) if wcol else ak.Array(np.ones(n))
-        by_coll: dict[str, dict[str, ak.Array]] = {}
-        for c in src.columns:
-            if c.collection is not None:
-                by_coll.setdefault(c.collection, {})[c.field] = raw[c.column]
-        for coll, fields in by_coll.items():
-            has_p4 = all(f in fields for f in _P4_BASE) and ("mass" in fields or "energy" in fields)
-            name = "Momentum4D" if has_p4 else None
-            jagged = src.schema.collections[coll].counter is not None
-            rec = ak.zip(fields, with_name=name) if jagged else ak.zip(fields, with_name=name, depth_limit=1)
-            top[coll] = rec
-        return ak.zip(top, depth_limit=1)
+        return logical_record(src.schema, src.columns, raw)
+
+
+def logical_record(schema: InputSchema, columns: Sequence[Any], raw: Mapping[str, ak.Array]) -> ak.Array:
+    """The chunk record feature sets read, from ``raw`` arrays keyed by each column's ``.column``.
+
+    ``columns`` have ``collection`` (None for run/luminosityBlock/event/weight), ``field`` and ``column``;
+    also used by :mod:`dl4hep.coffea`, which takes the arrays from NanoEvents instead of a file.
+    """
+    n = len(next(iter(raw.values()))) if raw else 0
+    top: dict[str, ak.Array] = {}
+    src_columns = list(columns)
+    event_cols = {c.field: c for c in src_columns if c.collection is None}
+    for logical in ("run", "luminosityBlock", "event"):
+        col = event_cols.get(logical)
+        top[logical] = (
+            ak.values_astype(raw[col.column], np.int64) if col else ak.Array(np.zeros(n, dtype=np.int64))
+        )
+    wcol = event_cols.get("weight")
+    top["weight"] = ak.values_astype(raw[wcol.column], np.float64) if wcol else ak.Array(np.ones(n))
+    by_coll: dict[str, dict[str, ak.Array]] = {}
+    for c in src_columns:
+        if c.collection is not None:
+            by_coll.setdefault(c.collection, {})[c.field] = raw[c.column]
+    for coll, fields in by_coll.items():
+        has_p4 = all(f in fields for f in _P4_BASE) and ("mass" in fields or "energy" in fields)
+        name = "Momentum4D" if has_p4 else None
+        jagged = schema.collections[coll].counter is not None
+        rec = ak.zip(fields, with_name=name) if jagged else ak.zip(fields, with_name=name, depth_limit=1)
+        top[coll] = rec
+    return ak.zip(top, depth_limit=1)
 
