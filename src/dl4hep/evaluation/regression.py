@@ -1,0 +1,227 @@
+"""Evaluation of a ``kind: regression`` task: response and resolution against the raw baseline.
+
+For every model the response is r = prediction / target on the test split: with
+``regression.relative_to`` (the ECAL case, target E_true / E_raw) that is
+E_corrected / E_true with E_corrected = prediction × E_raw; the raw baseline is
+r = 1 / target = E_raw / E_true (no correction). Without ``relative_to`` the baseline is absent.
+Writes the same outputs as a classification evaluation (``comparison.{md,csv}``,
+``metrics/<model>.json``, ``plots/``); docs/evaluation.md defines each figure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dl4hep.config import AnalysisConfig, TaskConfig
+from dl4hep.errors import DataError, InputFileError, did_you_mean
+from dl4hep.evaluation.plots import PlotWriter, plot_training
+from dl4hep.evaluation.regression_plots import plot_response, plot_response_vs
+from dl4hep.evaluation.resolution import ResponseSummary, binned_summary, summarise
+from dl4hep.io.atomic import atomic_output
+
+__all__ = ["RAW", "evaluate_regression", "load_regression_predictions"]
+
+log = logging.getLogger(__name__)
+
+#: Name of the uncorrected baseline in tables and plots.
+RAW = "raw"
+
+
+def load_regression_predictions(path: Path) -> pd.DataFrame:
+    """Read one regression predictions parquet; needs ``target``, ``prediction`` and ``weight``."""
+    if not path.exists():
+        raise InputFileError(
+            f"predictions file {path} does not exist; run `dl4hep predict` for this model first"
+        )
+    try:
+        df = pd.read_parquet(path)
+    except Exception as err:
+        raise InputFileError(f"cannot read predictions file {path}: {err}") from err
+    for col in ("target", "prediction", "weight"):
+        if col not in df.columns:
+            raise DataError(
+                f"predictions file {path} has no column '{col}' (a regression model writes target and "
+                f"prediction)." + did_you_mean(col, df.columns) + " Re-run `dl4hep predict`."
+            )
+    if len(df) == 0:
+        raise DataError(f"predictions file {path} has no rows (empty test split)")
+    return df
+
+
+def _responses(df: pd.DataFrame, relative: bool, model: str) -> dict[str, np.ndarray]:
+    target = df["target"].to_numpy(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {model: df["prediction"].to_numpy(np.float64) / target}
+        if relative:
+            out[RAW] = 1.0 / target
+    return out
+
+
+def _coverage(df: pd.DataFrame) -> float | None:
+    """Fraction of |prediction − target| < prediction_sigma (0.683 for a calibrated Gaussian σ)."""
+    if "prediction_sigma" not in df.columns:
+        return None
+    pull = (df["prediction"] - df["target"]).abs() / df["prediction_sigma"]
+    return float((pull < 1).mean())
+
+
+def evaluate_regression(
+    *,
+    config: AnalysisConfig,
+    tcfg: TaskConfig,
+    task: str,
+    models: dict[str, Path],
+    predictions_dir: Path,
+    out_dir: Path,
+    writer: PlotWriter,
+) -> dict[str, Any]:
+    """Response/resolution metrics, tables and plots of every model of a regression task."""
+    reg = tcfg.regression
+    assert reg is not None
+    relative = reg.relative_to is not None
+    frames = {m: load_regression_predictions(predictions_dir / m / "test.parquet") for m in models}
+    for obs in reg.bins:
+        for m, df in frames.items():
+            if f"obs_{obs}" not in df.columns:
+                raise DataError(
+                    f"predictions of model '{m}' have no column 'obs_{obs}' (regression.bins)."
+                    + did_you_mean(f"obs_{obs}", df.columns)
+                )
+    label = f"{reg.target} / {reg.relative_to}" if relative else reg.target
+    ylabel = "E$_{corr}$ / E$_{true}$" if relative else "prediction / target"
+    inclusive: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    binned: dict[str, dict[str, list[ResponseSummary]]] = {obs: {} for obs in reg.bins}
+    metrics_all: dict[str, dict[str, Any]] = {}
+    for m, df in frames.items():
+        w = df["weight"].to_numpy(np.float64)
+        for name, r in _responses(df, relative, m).items():
+            if name == RAW and RAW in inclusive:
+                continue  # the baseline is the same for every model (same test rows)
+            inclusive[name] = (r, w)
+            for obs, edges in reg.bins.items():
+                x = df[f"obs_{obs}"].to_numpy(np.float64)
+                binned[obs][name] = binned_summary(r, w, x, np.asarray(edges, dtype=np.float64))
+        summary = summarise(*inclusive[m])
+        metrics = {
+            "task": task,
+            "model": m,
+            "kind": "regression",
+            "target": label,
+            "n_test": len(df),
+            "response": summary.as_dict(),
+            "coverage_1sigma": _coverage(df),
+            "binned": {
+                obs: {"edges": reg.bins[obs], "bins": [b.as_dict() for b in binned[obs][m]]}
+                for obs in reg.bins
+            },
+        }
+        metrics_all[m] = metrics
+        with atomic_output(out_dir / "metrics" / f"{m}.json") as tmp:
+            tmp.write_text(json.dumps(_clean(metrics), indent=2) + "\n")
+        plot_training(writer, f"training_{m}", _history(models[m]), model=m)
+
+    summaries = {name: summarise(r, w) for name, (r, w) in inclusive.items()}
+    plot_response(writer, "response", inclusive, summaries, xlabel=ylabel)
+    for obs, edges in reg.bins.items():
+        plot_response_vs(
+            writer,
+            f"response_vs_{obs}",
+            np.asarray(edges, dtype=np.float64),
+            binned[obs],
+            observer=obs,
+            ylabel=ylabel,
+        )
+    table = _table(summaries, metrics_all)
+    with atomic_output(out_dir / "comparison.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_output(out_dir / "comparison.md") as tmp:
+        tmp.write_text(_markdown(table, task, label, ylabel, reg.bins))
+    if RAW in summaries:
+        with atomic_output(out_dir / "metrics" / f"{RAW}.json") as tmp:
+            tmp.write_text(
+                json.dumps(
+                    _clean(
+                        {
+                            "model": RAW,
+                            "response": summaries[RAW].as_dict(),
+                            "binned": {
+                                obs: {
+                                    "edges": reg.bins[obs],
+                                    "bins": [b.as_dict() for b in binned[obs][RAW]],
+                                }
+                                for obs in reg.bins
+                            },
+                        }
+                    ),
+                    indent=2,
+                )
+                + "\n"
+            )
+    return {
+        "sigma_eff": {m: s.sigma_eff for m, s in summaries.items()},
+        "median": {m: s.median for m, s in summaries.items()},
+    }
+
+
+def _history(model_dir: Path) -> dict[str, np.ndarray]:
+    from dl4hep.evaluation.api import _read_history
+
+    return _read_history(model_dir)
+
+
+def _table(
+    summaries: dict[str, ResponseSummary], metrics: dict[str, dict[str, Any]]
+) -> pd.DataFrame:
+    rows = []
+    for name, s in summaries.items():
+        cov = metrics.get(name, {}).get("coverage_1sigma")
+        rows.append(
+            {"model": name, **{k: v for k, v in s.as_dict().items()}, "coverage_1sigma": cov}
+        )
+    return pd.DataFrame(rows)
+
+
+def _markdown(
+    df: pd.DataFrame, task: str, label: str, ylabel: str, bins: dict[str, list[float]]
+) -> str:
+    def f(v: Any) -> str:
+        return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.4f}"
+
+    lines = [
+        f"# Regression: task `{task}`",
+        "",
+        f"Target {label}; response r = {ylabel.replace('$', '').replace('_{', '_').replace('}', '')} on the test "
+        "split (raw: no correction). Median; σ_eff = half the smallest interval holding 68.3 % of the objects; "
+        "68 % interval = [q(15.9 %), q(84.1 %)]; resolution = σ_eff / median; coverage: fraction of "
+        "|prediction − target| < predicted σ (0.683 if calibrated). Binned figures vs "
+        + (", ".join(bins) if bins else "no observer")
+        + ": metrics/<model>.json.",
+        "",
+        "| model | median | σ_eff | σ_eff / median | 68 % interval | coverage 1σ | objects |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, r in df.iterrows():
+        cov = r["coverage_1sigma"]
+        lines.append(
+            f"| {r['model']} | {f(r['median'])} | {f(r['sigma_eff'])} | {f(r['resolution'])} | "
+            f"[{f(r['q16'])}, {f(r['q84'])}] | {f(None if pd.isna(cov) else float(cov))} | {int(r['n'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
