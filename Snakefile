@@ -13,6 +13,9 @@ include: "workflow/rules/generate.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/kfold.smk"
+include: "workflow/rules/search.smk"
+include: "workflow/rules/apply.smk"
 
 
 rule all:

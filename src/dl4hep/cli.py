@@ -88,16 +88,53 @@ class _Exit(int):
 def _cmd_predict(a: argparse.Namespace) -> Any:
     from dl4hep.training.predict import predict_model
 
-    return predict_model(
-        config=_load(a.config), task=a.task, model=a.model, dataset_dir=a.dataset_dir,
-        model_dir=a.model_dir, out_dir=a.out_dir,
-    )
+    config = _load(a.config)
+    args = {"config": config, "task": a.task, "model": a.model, "dataset_dir": a.dataset_dir,
+            "model_dir": a.model_dir, "out_dir": a.out_dir}
+    if config.task(a.task).folds(a.model) > 1:  # out-of-fold scores of model_dir/fold<k>
+        from dl4hep.training.kfold import predict_kfold
+
+        return predict_kfold(**args)
+    return predict_model(**args)
+
+
+def _cmd_kfold_split(a: argparse.Namespace) -> Any:
+    from dl4hep.data.kfold import build_fold_datasets
+
+    return build_fold_datasets(config=_load(a.config), task=a.task, k=a.k, dataset_dir=a.dataset_dir, out_dir=a.out_dir)
+
+
+def _cmd_search(a: argparse.Namespace) -> Any:
+    from dl4hep.io.atomic import atomic_output
+    from dl4hep.training.search import run_search
+
+    result = run_search(config=_load(a.config), task=a.task, model=a.model, dataset_dir=a.dataset_dir,
+                        out_dir=a.out_dir, worker=a.worker)
+    if a.done is not None:  # the workflow's marker that this worker finished
+        with atomic_output(a.done) as tmp:
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _cmd_search_report(a: argparse.Namespace) -> Any:
+    from dl4hep.evaluation.search_report import write_search_report
+
+    return write_search_report(config=_load(a.config), task=a.task, model=a.model, search_dir=a.search_dir)
 
 
 def _cmd_export(a: argparse.Namespace) -> Any:
     from dl4hep.training.export import export_onnx
 
     return export_onnx(model_dir=a.model_dir, out=a.out, tolerance=a.tolerance)
+
+
+def _cmd_apply(a: argparse.Namespace) -> Any:
+    from dl4hep.apply.api import apply_model
+
+    return apply_model(
+        config=_load(a.config), task=a.task, model=a.model, inputs=a.input, out=a.out, friend=a.friend,
+        sample=a.sample, batch_size=a.batch_size,
+    )
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> Any:
@@ -203,10 +240,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--out-dir", type=Path, required=True)
 
+    p = add("kfold-split", _cmd_kfold_split,
+            "Write K fold datasets (fold = event mod K) of a task's dataset for K-fold training.")
+    _add_config(p)
+    p.add_argument("--task", required=True)
+    p.add_argument("--k", type=int, required=True, help="number of folds (>= 2)")
+    p.add_argument("--dataset-dir", type=Path, required=True, help="the task's dataset (datasets/<task>)")
+    p.add_argument("--out-dir", type=Path, required=True, help="directory for fold0 ... fold<K-1>")
+
+    p = add("search", _cmd_search, "Run hyperparameter-search trials (Optuna) of one model; resumes the study.")
+    _add_config(p)
+    p.add_argument("--task", required=True)
+    p.add_argument("--model", required=True, help="a model with a search: block")
+    p.add_argument("--dataset-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True, help="search directory (study.journal lives here)")
+    p.add_argument("--worker", type=int, default=0, help="worker number of parallel jobs (varies the sampler seed)")
+    p.add_argument("--done", type=Path, default=None, help="write this worker's summary JSON here at the end")
+
+    p = add("search-report", _cmd_search_report,
+            "Write best.yaml (a config overlay), trials.csv and the trials plot of a hyperparameter search.")
+    _add_config(p)
+    p.add_argument("--task", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--search-dir", type=Path, required=True)
+
     p = add("export", _cmd_export, "Export a trained model to ONNX and check it against PyTorch with onnxruntime.")
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="output .onnx file")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max allowed |onnx - torch| on the check batch")
+
+    p = add("apply", _cmd_apply, "Score any ntuple (labelled or not, e.g. collision data) with a trained model; "
+            "write parquet keyed by run/luminosityBlock/event and optionally a ROOT friend tree.")
+    _add_config(p)
+    p.add_argument("--task", required=True, help="the task the model was trained for (features, selection)")
+    p.add_argument("--model", required=True, type=Path, metavar="MODEL_DIR|ONNX",
+                   help="trained model directory (reads best.pt) or its exported model.onnx")
+    p.add_argument("--input", required=True, action="append",
+                   help="input ntuple(s): a path, glob, root:// or https:// URL, or @list.txt (repeat for more)")
+    p.add_argument("--sample", default=None, help="read with this sample's input schema (default: the task's)")
+    p.add_argument("--out", type=Path, required=True, help="output parquet (one row per selected object)")
+    p.add_argument("--friend", type=Path, default=None, metavar="ROOT",
+                   help="also write a friend tree 'dl4hep' aligned with the input's entries (one input only); "
+                   "unselected entries/objects get score -1 and dl4hep_selected = false")
+    p.add_argument("--batch-size", type=int, default=4096, help="rows per forward pass")
 
     p = add("evaluate", _cmd_evaluate, "Metrics, ROC, confusion matrix, significance and diagnostic plots for all models of a task.")
     _add_config(p)

@@ -28,9 +28,12 @@ __all__ = [
     "EvaluationConfig",
     "ModelConfig",
     "ReadingConfig",
+    "RegressionConfig",
     "SampleConfig",
     "TaskConfig",
     "TrainingConfig",
+    "WeightVariation",
+    "WeightsConfig",
     "config_digest",
     "deep_merge",
     "load_analysis",
@@ -56,7 +59,11 @@ class ReadingConfig(_Strict):
 class SampleConfig(_Strict):
     """One sample: a physics process (generated) or a list of existing ntuples."""
 
-    label: str = Field(description="Class this sample's objects belong to (one of the task's classes).")
+    label: str | None = Field(
+        description="Class this sample's objects belong to (one of the task's classes); null for a sample without "
+        "a class (e.g. collision data): it is left out of datasets, training and metrics, and every trained model "
+        "of the task is applied to it (`dl4hep apply`, outputs under applied/)."
+    )
     generator: dict[str, Any] | None = Field(
         None, description="Event-generation settings (process, cuts); see docs/generation.md."
     )
@@ -77,6 +84,10 @@ class SampleConfig(_Strict):
     require_truth_match: bool = Field(
         False, description="Keep only objects whose truth-match flag is set (e.g. fully contained decays)."
     )
+    weight: str | None = Field(
+        None, description="Event-weight expression of this sample over Events branches, e.g. 'genWeight * puWeight' "
+        "(default: the task's weights.nominal); see docs/evaluation.md (Systematics).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> SampleConfig:
@@ -85,6 +96,49 @@ class SampleConfig(_Strict):
         if self.files is None and self.files_per_job != 1:
             raise ValueError("files_per_job applies to samples that read files: (generation uses chunks)")
         return self
+
+
+class WeightVariation(_Strict):
+    """One named weight variation: an up/down pair, a single up, or the elements of an array branch."""
+
+    up: str | None = Field(None, description="Expression of the up variation, e.g. puWeightUp (or 1.02).")
+    down: str | None = Field(None, description="Expression of the down variation, e.g. puWeightDown.")
+    replaces: str | None = Field(
+        None, description="Name in the nominal expression that up/down replace (puWeight for puWeightUp); "
+        "null: up/down multiply the nominal weight (ratios such as LHEScaleWeight, PSWeight).",
+    )
+    elements: str | None = Field(
+        None, description="Array-branch elements, each a factor on the nominal weight: 'LHEScaleWeight[0..8]' "
+        "(a range) or 'PSWeight[0, 2]' (a list). Index i becomes the variation <name>_<i>.",
+    )
+    envelope: list[int] | None = Field(
+        None, description="Element indices the envelope of this group is taken over (default: all listed); "
+        "7-point scale envelope of the 9-element LHEScaleWeight: [0, 1, 3, 4, 5, 7, 8] (drops 2 and 6).",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> WeightVariation:
+        pair = self.up is not None or self.down is not None
+        if pair == (self.elements is not None):
+            raise ValueError("give up/down (a pair or a single up) or elements (array branch), not both or neither")
+        if self.elements is None and (self.envelope is not None):
+            raise ValueError("envelope selects elements of an array branch; it needs elements")
+        if self.elements is not None and self.replaces is not None:
+            raise ValueError("replaces applies to up/down; array elements always multiply the nominal weight")
+        return self
+
+
+class WeightsConfig(_Strict):
+    """Event weights of a task: the nominal expression and named variations (docs/evaluation.md)."""
+
+    nominal: str | None = Field(
+        None, description="Default event-weight expression over Events branches, e.g. "
+        "'genWeight * puWeight * L1PreFiringWeight_Nom' (null: the input schema's generator weight).",
+    )
+    variations: dict[str, WeightVariation] = Field(
+        default_factory=dict, description="Named variations carried per row to the dataset and predictions "
+        "(never into training) and evaluated as yield, significance and ROC bands.",
+    )
 
 
 class TrainingConfig(_Strict):
@@ -109,8 +163,19 @@ class TrainingConfig(_Strict):
         "balanced", description="Reweight classes to equal total weight in the loss."
     )
     use_event_weights: bool = Field(True, description="Multiply the loss by the physics event weights.")
-    precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 autocast on CUDA.")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="auto: bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX) for the "
+        "point-cloud models (ParT, ParticleNet, PFN, hit_gnn), which train 1.2-3x faster there "
+        "(docs/benchmarks.md); fp32 otherwise.",
+    )
     compile: bool = Field(False, description="Wrap the model in torch.compile.")
+    bucket_window: int = Field(
+        16, ge=1,
+        description="Point-cloud models: each epoch's shuffled rows are cut into windows of this many batches, "
+        "sorted by length inside a window, and the batch order shuffled, so a batch holds jets of similar "
+        "multiplicity and little padding (docs/models.md). 1: plain shuffled batches.",
+    )
     device: str = Field(
         "auto", pattern=r"^(auto|cpu|cuda|mps|cuda:[0-9]+)$",
         description="auto: CUDA if present, else CPU; cuda: fail without CUDA; cuda:N: that GPU only. auto and "
@@ -122,6 +187,72 @@ class TrainingConfig(_Strict):
         "(torchrun, batch_size per process). Ignored with device: cpu (no GPU asked for, one process).",
     )
     max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick tests).")
+    loss: Literal["auto", "cross_entropy", "mse", "huber", "gaussian_nll", "quantile"] = Field(
+        "auto",
+        description="auto: cross_entropy for classification, mse for regression, the reconstruction error for "
+        "autoencoders. Regression: mse, huber, gaussian_nll (predicts mean and log sigma) or quantile "
+        "(pinball loss at `quantiles`); docs/models.md.",
+    )
+    huber_delta: float = Field(
+        1.0, gt=0, description="Huber loss: quadratic below this |residual|, in units of the target's training std."
+    )
+    quantiles: list[float] = Field(
+        default_factory=lambda: [0.16, 0.5, 0.84], min_length=1,
+        description="Quantile loss: the quantiles predicted (in (0, 1), increasing); the point prediction is the one "
+        "nearest 0.5.",
+    )
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles_in_unit_interval(cls, v: list[float]) -> list[float]:
+        if any(not 0 < q < 1 for q in v) or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError(f"quantiles must increase strictly inside (0, 1), got {v}")
+        return v
+
+
+class SearchParam(_Strict):
+    """One searched setting: a range (``low``/``high``, optionally ``log`` or ``step``) or ``choices``."""
+
+    low: int | float | None = Field(None, description="Lower end of the range (integers: an integer range).")
+    high: int | float | None = Field(None, description="Upper end of the range (inclusive).")
+    log: bool = Field(False, description="Sample uniformly in log(value) (learning rates, weight decay).")
+    step: int | float | None = Field(None, gt=0, description="Grid spacing of the range (not with log).")
+    choices: list[Any] | None = Field(
+        None, min_length=1, description="Values to choose from instead of a range (lists allowed, e.g. [[32], [64, 64]])."
+    )
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> SearchParam:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None:
+                raise ValueError("give either choices or low/high, not both")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give low and high (a range) or choices")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and (self.low <= 0 or self.step is not None):
+            raise ValueError("log needs low > 0 and no step")
+        return self
+
+    @property
+    def is_int(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int) and not isinstance(self.step, float)
+
+
+class SearchConfig(_Strict):
+    """Hyperparameter search with Optuna (docs/search.md): objective is the best validation loss."""
+
+    trials: int = Field(20, ge=1, description="Finished (complete or pruned) trials the study runs up to; raise it to resume.")
+    jobs: int = Field(1, ge=1, description="Parallel Snakemake jobs sharing the study (one journal file).")
+    space: dict[str, SearchParam] = Field(
+        min_length=1,
+        description="Searched settings: 'training.<key>', 'hyperparameters.<key>', or a bare name "
+        "(a training key if TrainingConfig has it, else a hyperparameter).",
+    )
+    epochs: int | None = Field(None, ge=1, description="Epochs per trial (default: the model's training.epochs).")
+    startup_trials: int = Field(3, ge=0, description="Trials run to the end before pruning starts (median pruner).")
+    warmup_epochs: int = Field(1, ge=0, description="Epochs of a trial never pruned (median pruner's warm-up).")
 
 
 class ModelConfig(_Strict):
@@ -135,6 +266,12 @@ class ModelConfig(_Strict):
         default_factory=dict, description="Architecture settings, validated by the model type (docs/models.md)."
     )
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Optimisation settings.")
+    kfold: int | None = Field(
+        None, ge=1,
+        description="Train K models on event-number folds (fold = event mod K) for out-of-fold predictions "
+        "of every event (docs/kfold.md); default: the task's kfold; 1: one model on the dataset split.",
+    )
+    search: SearchConfig | None = Field(None, description="Hyperparameter search for this model (docs/search.md).")
 
 
 class DatasetConfig(_Strict):
@@ -204,10 +341,40 @@ class EvaluationConfig(_Strict):
     )
 
 
+class RegressionConfig(_Strict):
+    """Continuous target of a ``kind: regression`` task, from observers of its feature sets."""
+
+    target: str = Field(description="Observer holding the true value, e.g. true_energy.")
+    relative_to: str | None = Field(
+        None,
+        description="Observer the target is divided by (the raw measurement, e.g. energy): the model learns the "
+        "correction target/relative_to and the corrected value is prediction x relative_to (CMS ECAL regression).",
+    )
+    bins: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Response and resolution are shown vs each observer here, in these bin edges, "
+        "e.g. {true_energy: [5, 10, 20, 40], eta: [-1.48, 0, 1.48]}.",
+    )
+
+    @field_validator("bins")
+    @classmethod
+    def _increasing(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        for name, edges in v.items():
+            if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+                raise ValueError(f"bins.{name} needs at least two strictly increasing edges, got {edges}")
+        return v
+
+
 class TaskConfig(_Strict):
     """A physics task: samples, classes, features, models. Pure data, no Python."""
 
     description: str = Field("", description="Free text shown in docs and the report.")
+    kind: Literal["classification", "regression"] = Field(
+        "classification",
+        description="classification: the models predict the class; regression: a continuous target "
+        "(`regression`), classes only group the samples in the evaluation.",
+    )
+    regression: RegressionConfig | None = Field(None, description="Target of a kind: regression task.")
     input: str = Field("generated", description="Input schema name (configs/inputs/<name>.yaml) or a path.")
     features: list[str] = Field(min_length=1, description="Feature sets from the registry (same rows).")
     feature_options: dict[str, dict[str, Any]] = Field(
@@ -218,16 +385,20 @@ class TaskConfig(_Strict):
     background: str | None = Field(None, description="Background class for ROC and significance (default: last).")
     samples: dict[str, SampleConfig] = Field(min_length=1, description="Samples by name (unique across tasks).")
     reading: ReadingConfig = Field(default_factory=ReadingConfig, description="Chunked reading of the ntuples.")
+    weights: WeightsConfig = Field(default_factory=WeightsConfig, description="Event weights and their variations.")
     dataset: DatasetConfig = Field(default_factory=DatasetConfig, description="Dataset assembly.")
     models: dict[str, ModelConfig] = Field(min_length=1, description="Models by name; each starts from configs/models/<base>.yaml.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Metrics and plots.")
+    kfold: int | None = Field(
+        None, ge=1, description="K-fold training for every model that does not set its own kfold (docs/kfold.md)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskConfig:
         if len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes must be unique, got {self.classes}")
         for name, sample in self.samples.items():
-            if sample.label not in self.classes:
+            if sample.label is not None and sample.label not in self.classes:
                 raise ValueError(
                     f"samples.{name}.label '{sample.label}' is not one of classes {self.classes}."
                     + did_you_mean(sample.label, self.classes)
@@ -235,7 +406,10 @@ class TaskConfig(_Strict):
         labelled = {s.label for s in self.samples.values()}
         missing = [c for c in self.classes if c not in labelled]
         if missing:
-            raise ValueError(f"class(es) {missing} have no sample; add a sample with that label or drop the class")
+            raise ValueError(
+                f"class(es) {missing} have no labelled sample (samples with label: null are only scored); "
+                "add a sample with that label or drop the class"
+            )
         if self.background is not None and self.background not in self.classes:
             raise ValueError(
                 f"background '{self.background}' is not one of classes {self.classes}."
@@ -247,18 +421,50 @@ class TaskConfig(_Strict):
                 f"evaluation.reference_model '{ref}' is not one of models {list(self.models)}."
                 + did_you_mean(ref, self.models)
             )
+        _check_kind(self)
         unknown_opts = set(self.feature_options) - set(self.features)
         if unknown_opts:
             raise ValueError(f"feature_options for {sorted(unknown_opts)} but features are {self.features}")
         return self
 
     @property
+    def labelled_samples(self) -> list[str]:
+        """Samples with a class: the ones datasets, training and metrics use."""
+        return [n for n, s in self.samples.items() if s.label is not None]
+
+    @property
+    def unlabelled_samples(self) -> list[str]:
+        """Samples declared with ``label: null`` (e.g. collision data): only scored by the trained models."""
+        return [n for n, s in self.samples.items() if s.label is None]
+
+    @property
     def background_class(self) -> str:
         return self.background or self.classes[-1]
+
+    def folds(self, model: str) -> int:
+        """Number of folds of ``model``: its ``kfold``, else the task's; 1 means no K-fold."""
+        k = self.models[model].kfold
+        return int(k if k is not None else (self.kfold or 1))
 
     @property
     def signal_classes(self) -> list[str]:
         return [c for c in self.classes if c != self.background_class]
+
+
+#: Losses each task kind accepts (``auto`` always; autoencoders are checked by their model type).
+KIND_LOSSES = {"classification": {"auto", "cross_entropy"}, "regression": {"auto", "mse", "huber", "gaussian_nll", "quantile"}}
+
+
+def _check_kind(task: TaskConfig) -> None:
+    """A regression task names its target; every model's loss fits the task kind."""
+    if (task.kind == "regression") != (task.regression is not None):
+        raise ValueError("a task with kind: regression needs a 'regression:' block (target), and only such a task")
+    for name, model in task.models.items():
+        if model.training.loss not in KIND_LOSSES[task.kind]:
+            raise ValueError(
+                f"models.{name}.training.loss '{model.training.loss}' does not fit a {task.kind} task; "
+                f"use one of {sorted(KIND_LOSSES[task.kind])}"
+            )
 
 
 class AnalysisConfig(_Strict):

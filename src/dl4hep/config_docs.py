@@ -20,9 +20,14 @@ from dl4hep.config import (
     EvaluationConfig,
     ModelConfig,
     ReadingConfig,
+    RegressionConfig,
     SampleConfig,
+    SearchConfig,
+    SearchParam,
     TaskConfig,
     TrainingConfig,
+    WeightsConfig,
+    WeightVariation,
 )
 from dl4hep.features.columns import ColumnSpec
 from dl4hep.features.columns import Options as ColumnsOptions
@@ -38,9 +43,14 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`tasks.<task>.samples.<sample>`", SampleConfig),
     ("`tasks.<task>.reading`", ReadingConfig),
     ("`tasks.<task>.dataset`", DatasetConfig),
+    ("`tasks.<task>.regression` (kind: regression, docs/evaluation.md)", RegressionConfig),
     ("`tasks.<task>.models.<model>` (`configs/models/<base>.yaml`)", ModelConfig),
     ("`tasks.<task>.models.<model>.training`", TrainingConfig),
+    ("`tasks.<task>.models.<model>.search` (docs/search.md)", SearchConfig),
+    ("`tasks.<task>.models.<model>.search.space.<key>`", SearchParam),
     ("`tasks.<task>.evaluation`", EvaluationConfig),
+    ("`tasks.<task>.weights` (event weights and systematics, docs/evaluation.md)", WeightsConfig),
+    ("`tasks.<task>.weights.variations.<name>`", WeightVariation),
     ("`tasks.<task>.feature_options.columns` (declared columns, docs/physics.md)", ColumnsOptions),
     ("`tasks.<task>.feature_options.columns.columns.<name>`", ColumnSpec),
 ]

@@ -139,7 +139,8 @@ class Plan:
         Call :meth:`check` first: it expands ``files:`` with the errors that name the key.
         """
         samples: dict[str, dict[str, object]] = {}
-        jobs = {"generate": 0, "features": 0, "dataset": 0, "train": 0, "predict": 0, "export": 0, "evaluate": 0}
+        jobs = {"generate": 0, "features": 0, "dataset": 0, "train": 0, "predict": 0, "export": 0, "evaluate": 0,
+                "apply": 0}
         for task, tcfg in self.cfg.tasks.items():
             for sample, s in tcfg.samples.items():
                 parts = len(self.parts(task, sample))
@@ -151,7 +152,11 @@ class Plan:
                     entry = {"task": task, "source": "files", "files": len(files),
                              "files_per_job": s.files_per_job, "events": _local_entries(files, max_files)}
                 entry["parts"] = parts
-                jobs["features"] += parts
+                if s.label is None:  # scored by every model, never turned into dataset features
+                    entry["label"] = None
+                    jobs["apply"] += parts * len(tcfg.models)
+                else:
+                    jobs["features"] += parts
                 samples[sample] = entry
             jobs["dataset"] += 1
             jobs["evaluate"] += 1
@@ -168,10 +173,10 @@ class Plan:
         return f"{self.out}/features/{task}/{sample}/{part}.parquet"
 
     def task_features(self, task: str) -> list[tuple[str, str]]:
-        """``(sample, parquet)`` for every input part of a task."""
+        """``(sample, parquet)`` for every input part of a task's labelled samples (the dataset's inputs)."""
         return [
             (sample, self.features(task, sample, part))
-            for sample in self.cfg.task(task).samples
+            for sample in self.cfg.task(task).labelled_samples
             for part in self.parts(task, sample)
         ]
 
@@ -194,6 +199,36 @@ class Plan:
     def model_dir(self, task: str, model: str) -> str:
         return f"{self.out}/models/{task}/{model}"
 
+    def folds(self, task: str, model: str) -> int:
+        """K of a K-fold model, 1 for a single model (``kfold`` of the model, else of the task)."""
+        return self.cfg.task(task).folds(model)
+
+    def kfold_dir(self, task: str, k: int) -> str:
+        """Fold datasets ``fold<i>/`` of a task for K folds (shared by every model with that K)."""
+        return f"{self.out}/folds/{task}/k{k}"
+
+    def fold_model_dirs(self, task: str, model: str) -> list[str]:
+        """Where the trained networks of a model live: ``fold<i>/`` below the model directory, or itself."""
+        k, base = self.folds(task, model), self.model_dir(task, model)
+        return [base] if k == 1 else [f"{base}/fold{i}" for i in range(k)]
+
+    def checkpoints(self, task: str, model: str) -> list[str]:
+        """``best.pt`` of every network of a model (one per fold for K-fold models)."""
+        return [f"{d}/best.pt" for d in self.fold_model_dirs(task, model)]
+
+    def histories(self, task: str, model: str) -> list[str]:
+        return [f"{d}/history.csv" for d in self.fold_model_dirs(task, model)]
+
+    def exports(self, task: str, model: str) -> list[str]:
+        return [f"{d}/model.onnx" for d in self.fold_model_dirs(task, model)]
+
+    def search_dir(self, task: str, model: str) -> str:
+        return f"{self.out}/search/{task}/{model}"
+
+    def search_outputs(self, task: str) -> list[str]:
+        """``best.yaml`` of every model of the task with a ``search:`` block."""
+        return [f"{self.search_dir(task, m)}/best.yaml" for m, mc in self.cfg.task(task).models.items() if mc.search]
+
     def predictions(self, task: str, model: str, split: str) -> str:
         return f"{self.out}/predictions/{task}/{model}/{split}.parquet"
 
@@ -204,12 +239,29 @@ class Plan:
         base = self.evaluation_dir(task)
         return [f"{base}/comparison.csv", f"{base}/comparison.md", f"{base}/metrics", f"{base}/plots"]
 
+    def applied(self, task: str, model: str, sample: str, part: str) -> str:
+        """Scores of one trained model on one input part of a ``label: null`` sample (``dl4hep apply``)."""
+        return f"{self.out}/applied/{task}/{model}/{sample}/{part}.parquet"
+
+    def apply_outputs(self, task: str) -> list[str]:
+        """Every model of the task applied to every part of its ``label: null`` samples."""
+        tcfg = self.cfg.task(task)
+        return [
+            self.applied(task, model, sample, part)
+            for model in tcfg.models
+            for sample in tcfg.unlabelled_samples
+            for part in self.parts(task, sample)
+        ]
+
     def targets(self) -> list[str]:
-        """Everything ``rule all`` asks for: metrics, plots, ONNX exports of every task x model."""
+        """Everything ``rule all`` asks for: metrics, plots, ONNX exports of every task x model, and the
+        scores of every model on the task's ``label: null`` samples."""
         out: list[str] = []
         for task, tcfg in self.cfg.tasks.items():
             out += self.evaluation_outputs(task)
-            out += [f"{self.model_dir(task, m)}/model.onnx" for m in tcfg.models]
+            out += [f for m in tcfg.models for f in self.exports(task, m)]
+            out += self.search_outputs(task)
+            out += self.apply_outputs(task)
         return out
 
     # ---------------------------------------------------------------- re-run triggers
@@ -229,6 +281,9 @@ class Plan:
                 "selection": t.selection,
                 "reading": t.reading.model_dump(),
                 "truth": s.require_truth_match,
+                # only when set, so configs without weights keep their digests (no re-run)
+                **({"weights": t.weights.model_dump(), "weight": s.weight}
+                   if s.weight is not None or t.weights.nominal is not None or t.weights.variations else {}),
             }
         )
 
@@ -238,14 +293,31 @@ class Plan:
             {
                 "dataset": t.dataset.model_dump(),
                 "classes": t.classes,
-                "labels": {n: (s.label, s.cross_section) for n, s in t.samples.items()},
+                "labels": {n: (s.label, s.cross_section) for n, s in t.samples.items() if s.label is not None},
                 "lumi": self.cfg.luminosity,
                 "seed": self.cfg.seed,
             }
         )
 
     def digest_model(self, task: str, model: str) -> str:
-        return config_digest({"model": self.cfg.model(task, model).model_dump(), "seed": self.cfg.seed})
+        # search: only the search jobs depend on it; K (of the model or the task) changes the training
+        # data. Both enter only when set, so the digest of a plain model is what it was before them.
+        key = {"model": self.cfg.model(task, model).model_dump(exclude={"search", "kfold"}), "seed": self.cfg.seed}
+        if self.folds(task, model) > 1:
+            key["kfold"] = self.folds(task, model)
+        return config_digest(key)
+
+    def digest_search(self, task: str, model: str) -> str:
+        """The search block and the settings it does not vary (applying best.yaml re-runs no search)."""
+        from dl4hep.search_space import fixed_settings
+
+        mcfg = self.cfg.model(task, model)
+        search = mcfg.search.model_dump(mode="json") if mcfg.search else None
+        return config_digest({"fixed": fixed_settings(mcfg), "search": search, "seed": self.cfg.seed})
+
+    def digest_apply(self, task: str, model: str, sample: str) -> str:
+        """Features (selection, reading, schema) and model settings: what ``dl4hep apply``'s scores depend on."""
+        return config_digest([self.digest_features(task, sample), self.digest_model(task, model)])
 
     def digest_evaluation(self, task: str) -> str:
         t = self.cfg.task(task)

@@ -42,6 +42,9 @@ def check_analysis(cfg: AnalysisConfig) -> None:
                 check_generator(sample.generator, where=f"{where}.samples.{sname}.generator")
         _check_models(task, blocks, where)
         check_task_names(task, where)
+        from dl4hep.features.event_weights import check_task_weights
+
+        check_task_weights(task, where=where)
 
 
 def _check_feature_sets(task: TaskConfig, schema: Any, where: str) -> set[str]:
@@ -59,6 +62,7 @@ def _check_feature_sets(task: TaskConfig, schema: Any, where: str) -> set[str]:
 
 def _check_models(task: TaskConfig, blocks: set[str], where: str) -> None:
     from dl4hep.models.specs import check_model
+    from dl4hep.search_space import check_search
 
     for mname, model in task.models.items():
         mwhere = f"{where}.models.{mname}"
@@ -69,6 +73,22 @@ def _check_models(task: TaskConfig, blocks: set[str], where: str) -> None:
                 "or add a feature set that provides the block"
             )
         check_model(model.type, model.inputs, model.hyperparameters, where=mwhere)
+        check_search(model, where=mwhere)
+        _check_objective(task, model, mwhere)
+
+
+def _check_objective(task: TaskConfig, model: Any, where: str) -> None:
+    """Autoencoders (anomaly scores) belong to classification tasks and train on their own loss."""
+    from dl4hep.models.specs import MODEL_SPECS
+
+    if MODEL_SPECS[model.type].objective != "anomaly":
+        return
+    if task.kind != "classification":
+        raise ConfigError(f"{where}.type: '{model.type}' is an anomaly-detection autoencoder; a {task.kind} task "
+                          "cannot use it (it needs a background class to train on)")
+    if model.training.loss != "auto":
+        raise ConfigError(f"{where}.training.loss: an autoencoder trains on its reconstruction error; "
+                          f"remove loss '{model.training.loss}' (or set auto)")
 
 
 def task_feature_names(task: TaskConfig, where: str) -> tuple[list[str], list[str]]:
@@ -114,6 +134,12 @@ def check_task_names(task: TaskConfig, where: str) -> None:
     if ds.balance == "pt_eta" or "reweight_observers" in ds.model_fields_set:
         for i, name in enumerate(ds.reweight_observers):
             _known(name, observers, f"{where}.dataset.reweight_observers[{i}]", "observer")
+    if task.regression is not None:
+        reg = task.regression
+        named: list[tuple[str, str | None]] = [("target", reg.target), ("relative_to", reg.relative_to)]
+        for key, obs in [*named, *((f"bins.{b}", b) for b in reg.bins)]:
+            if obs is not None:
+                _known(obs, observers, f"{where}.regression.{key}", "observer")
     for mname, model in task.models.items():
         for i, name in enumerate(model.features or []):
             _known(name, tabular, f"{where}.models.{mname}.features[{i}]", "tabular feature")

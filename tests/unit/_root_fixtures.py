@@ -64,7 +64,7 @@ def generated_events(n_events: int, seed: int = 1) -> dict[str, ak.Array]:
                                               "pFCandsIdx": np.array(cand_idx, np.int32)}), np.array(n_link)),
         "Cluster": _coll(rng, n_cl, {"energy": pt(2, 50), "eta": lambda r, n: r.uniform(-1.4, 1.4, n).astype(np.float32),
                          "phi": phi, "seedIeta": const(10, np.int32), "seedIphi": const(10, np.int32),
-                         "isMatched": lambda r, n: r.random(n) < 0.5}),
+                         "isMatched": lambda r, n: r.random(n) < 0.5, "genEnergy": const(20.0)}),
     }
     # 3x3 hits around (10, 10) for each cluster
     ci = np.concatenate([np.repeat(np.arange(k), 9) for k in n_cl]) if n_cl.sum() else np.zeros(0)

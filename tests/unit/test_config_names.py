@@ -106,7 +106,7 @@ def test_check_config_prints_files_events_parts_and_jobs(tmp_path, capsys):
     assert out["samples"]["sa"]["events"] == sum(_entries(str(p)) for p in REAL_DATA.glob("nano_*.root"))
     assert out["samples"]["sb"]["events"] == dy_events and out["samples"]["sb"]["parts"] == 1
     assert out["jobs"] == {"generate": 0, "features": -(-n // 2) + 1, "dataset": 1, "train": 1, "predict": 1, "export": 1,
-                           "evaluate": 1}
+                           "evaluate": 1, "apply": 0}
 
 
 def _entries(path: str) -> int:

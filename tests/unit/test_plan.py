@@ -25,8 +25,29 @@ def test_targets_cover_every_task_and_model(at_repo):
     for task, models in {"jets": ["particle_transformer", "particlenet", "pfn", "dnn"], "dilepton": ["dnn"]}.items():
         assert f"results/mini/evaluation/{task}/comparison.csv" in targets
         for m in models:
-            assert f"results/mini/models/{task}/{m}/model.onnx" in targets
+            assert set(plan.exports(task, m)) <= set(targets)
     assert plan.parts("jets", "qcd") == ["chunk0"]
+
+
+def test_kfold_and_search_targets_and_digests(at_repo):
+    raw = load_yaml("configs/mini.yaml")
+    raw["tasks"]["dilepton"]["models"]["dnn"].update(
+        kfold=3, search={"trials": 2, "space": {"lr": {"low": 1e-4, "high": 1e-2, "log": True}}})
+    plan = Plan(analysis_from_dict(raw))
+    targets = plan.targets()
+    folds = [f"results/mini/models/dilepton/dnn/fold{k}" for k in range(3)]
+    assert plan.checkpoints("dilepton", "dnn") == [f"{d}/best.pt" for d in folds]
+    assert {f"{d}/model.onnx" for d in folds} <= set(targets)
+    assert "results/mini/models/dilepton/dnn/model.onnx" not in targets
+    assert "results/mini/search/dilepton/dnn/best.yaml" in targets
+    assert plan.kfold_dir("dilepton", 3) == "results/mini/folds/dilepton/k3"
+    # applying best.yaml (a searched key) re-trains but re-runs no search; more trials re-run the search
+    raw["tasks"]["dilepton"]["models"]["dnn"]["training"]["lr"] = 0.004
+    tuned = Plan(analysis_from_dict(raw))
+    assert tuned.digest_search("dilepton", "dnn") == plan.digest_search("dilepton", "dnn")
+    assert tuned.digest_model("dilepton", "dnn") != plan.digest_model("dilepton", "dnn")
+    raw["tasks"]["dilepton"]["models"]["dnn"]["search"]["trials"] = 5
+    assert Plan(analysis_from_dict(raw)).digest_search("dilepton", "dnn") != plan.digest_search("dilepton", "dnn")
 
 
 def test_changing_one_model_changes_only_its_digest(at_repo):

@@ -90,7 +90,35 @@ def _sculpting(w):
     return P.plot_sculpting(w, "sculpting", sc, observer="msoftdrop", model="particlenet", title="any signal vs qcd")
 
 
-KINDS = [_roc, _confusion, _scores, _significance, _training, _features, _importance, _efficiency, _sculpting]
+def _regression_responses():
+    from dl4hep.evaluation.resolution import summarise
+
+    e_true = RNG.uniform(5, 50, 3000)
+    raw = RNG.normal(0.95, 0.05, 3000) - np.abs(RNG.normal(0, 0.05, 3000))  # low-side tail
+    corr = RNG.normal(1.0, 0.02, 3000)
+    resp = {"dnn": (corr, np.ones(3000)), "dnn_gauss": (corr * 1.01, np.ones(3000)), "raw": (raw, np.ones(3000))}
+    return resp, {k: summarise(*v) for k, v in resp.items()}, e_true
+
+
+def _response(w):
+    from dl4hep.evaluation.regression_plots import plot_response
+
+    resp, summ, _ = _regression_responses()
+    return plot_response(w, "response", resp, summ, xlabel="E$_{corr}$ / E$_{true}$")
+
+
+def _response_vs(w):
+    from dl4hep.evaluation.regression_plots import plot_response_vs
+    from dl4hep.evaluation.resolution import binned_summary
+
+    resp, _, e_true = _regression_responses()
+    edges = np.array([5, 10, 15, 20, 30, 50.0])
+    series = {k: binned_summary(r, wt, e_true, edges) for k, (r, wt) in resp.items()}
+    return plot_response_vs(w, "response_vs", edges, series, observer="true_energy", ylabel="E$_{corr}$ / E$_{true}$")
+
+
+KINDS = [_roc, _confusion, _scores, _significance, _training, _features, _importance, _efficiency, _sculpting,
+         _response, _response_vs]
 
 
 @pytest.mark.parametrize("experiment, earned", [("CMS", True), ("CMS", False), ("ATLAS", True), ("none", True)])

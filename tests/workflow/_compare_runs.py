@@ -20,6 +20,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +132,14 @@ def _history(ta: str, tb: str, rtol: float, atol: float) -> str:
     return "close" if _close(strip[0], strip[1], rtol, atol) else "different"
 
 
-def compare_runs(a: Path, b: Path, *, rtol: float = 1e-4, atol: float = 1e-6) -> dict[str, Any]:
+def compare_runs(a: Path, b: Path, *, rtol: float = 1e-4, atol: float = 1e-6,
+                 select: Callable[[str], bool] | None = None) -> dict[str, Any]:
+    """Sort the files of two output trees (module docstring); ``select`` restricts both to the
+    relative paths it accepts (e.g. a run of some of the tasks against a run of all)."""
     a, b = Path(a), Path(b)
     fa, fb = _files(a), _files(b)
+    if select is not None:
+        fa, fb = {f for f in fa if select(f)}, {f for f in fb if select(f)}
     result: dict[str, Any] = {
         "missing": sorted(fa - fb), "extra": sorted(fb - fa), "identical": [], "same_content": [], "close": [],
         "present": [], "different": [],

@@ -31,11 +31,13 @@ def run_snakemake(cwd: Path, *args: str, timeout: int = 1500, env: dict[str, str
                           timeout=timeout, env=env)
 
 
-def mini_config(directory: Path) -> Path:
-    """configs/mini.yaml with its output below ``directory``."""
+def mini_config(directory: Path, tasks: tuple[str, ...] | None = None) -> Path:
+    """configs/mini.yaml with its output below ``directory`` (only ``tasks`` when given)."""
     out = directory / "results"
     raw = yaml.safe_load((REPO / "configs/mini.yaml").read_text())
     raw["output"] = str(out)
+    if tasks is not None:
+        raw["tasks"] = {name: raw["tasks"][name] for name in tasks}
     cfgfile = directory / "mini.yaml"
     cfgfile.write_text(yaml.safe_dump(raw))
     return cfgfile
@@ -52,3 +54,12 @@ def mini_local_run(tmp_path_factory) -> MiniRun:
         pytest.fail("mini workflow failed:\n" + (res.stdout + res.stderr)[-8000:])
     cfg = load_analysis(cfgfile)
     return MiniRun(Path(cfg.output), cfgfile, cfg, seconds)
+
+
+def planned_jobs(cfgfile: Path) -> dict[str, int]:
+    """Jobs per rule that ``snakemake -n`` plans for a config from scratch (its "Job stats" table)."""
+    res = run_snakemake(REPO, "-n", "--forceall", "--configfile", str(cfgfile), timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    table = res.stdout.split("Job stats:", 1)[1]
+    rows = (line.split() for line in table.splitlines())
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit() and row[0] != "total"}

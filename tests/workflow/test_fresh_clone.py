@@ -50,13 +50,21 @@ def test_clone_imports_its_own_package(clone):
     assert res.stdout.strip().startswith(str(clone / "src")), res.stdout
 
 
-def test_fast_lane_passes_in_a_clone_with_nothing_beside_it(clone):
+def test_fast_lane_passes_in_a_clone_with_nothing_beside_it(clone, request):
+    """Also CI's only run of the fast lane in a clean checkout (workflow/scripts/run-tests.sh runs the
+    slow tests in place), so its summary goes to the terminal and every failure is listed."""
     if os.environ.get("DL4HEP_FRESH_CLONE"):
         pytest.skip("already inside the fresh-clone run")
     res = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", "-x"],
+        [sys.executable, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", "-rfEs"],
         cwd=clone, env=_env(clone), capture_output=True, text=True, timeout=1800,
     )
-    tail = (res.stdout + res.stderr)[-4000:]
+    tail = (res.stdout + res.stderr)[-6000:]
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        summary = [line for line in res.stdout.splitlines() if line.startswith(("FAILED", "ERROR", "SKIPPED"))]
+        reporter.write_line("\nfast lane in the fresh clone: " + res.stdout.strip().splitlines()[-1])
+        for line in summary:
+            reporter.write_line("  " + line)
     assert res.returncode == 0, tail
     assert " passed" in res.stdout.splitlines()[-1], tail

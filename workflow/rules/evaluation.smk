@@ -8,11 +8,11 @@ rule evaluate:
             PLAN.predictions(wc.task, m, s) for m in ANALYSIS.task(wc.task).models for s in SPLITS
         ],
         histories=lambda wc: [
-            f"{PLAN.model_dir(wc.task, m)}/history.csv" for m in ANALYSIS.task(wc.task).models
+            f for m in ANALYSIS.task(wc.task).models for f in PLAN.histories(wc.task, m)
         ],
         # permutation importance re-runs the trained tabular models
         checkpoints=lambda wc: [
-            f"{PLAN.model_dir(wc.task, m)}/best.pt" for m in ANALYSIS.task(wc.task).models
+            f for m in ANALYSIS.task(wc.task).models for f in PLAN.checkpoints(wc.task, m)
         ],
     output:
         comparison_csv=f"{OUT}/evaluation/{{task}}/comparison.csv",

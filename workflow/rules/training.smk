@@ -33,7 +33,8 @@ rule train:
 rule predict:
     input:
         dataset=f"{OUT}/datasets/{{task}}",
-        best=f"{OUT}/models/{{task}}/{{model}}/best.pt",
+        # one best.pt, or one per fold of a K-fold model (out-of-fold predictions, kfold.smk)
+        best=lambda wc: PLAN.checkpoints(wc.task, wc.model),
     output:
         expand(f"{OUT}/predictions/{{{{task}}}}/{{{{model}}}}/{{split}}.parquet", split=SPLITS),
     log:

@@ -23,7 +23,16 @@ if [ $# -eq 0 ] || [ "${DL4HEP_LINT:-0}" = 1 ]; then
   bash workflow/scripts/lint.sh
   lint=$?
 fi
-.venv/bin/python -m pytest "$@"
+# In a clean checkout (CI, a fresh clone) the fast lane runs once, inside the fresh-clone test
+# (tests/workflow/test_fresh_clone.py runs `pytest -m "not slow"` in a clone with nothing beside
+# it), so the run here takes the slow tests only; with uncommitted changes, which a clone would
+# not see, everything runs here as well.
+lanes=()
+if [ $# -eq 0 ] && git diff --quiet HEAD 2>/dev/null && [ -z "$(git ls-files --others --exclude-standard 2>/dev/null)" ]; then
+  lanes=(-m slow)
+  echo "run-tests: clean checkout: the fast lane runs in the fresh clone (test_fresh_clone.py), the slow tests here"
+fi
+.venv/bin/python -m pytest "${lanes[@]}" "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
   echo "run-tests: pytest collected no tests; failing" >&2

@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 #: Parquet key-value metadata key holding the JSON feature description.
 METADATA_KEY = b"dl4hep"
 #: Metadata entries that must agree between all files of a task.
-NAME_KEYS = ("tabular", "points", "max_points", "observers")
+NAME_KEYS = ("tabular", "points", "max_points", "observers", "weight_variations")
+#: Parquet file key-value metadata of a feature file: generator-weight sum of every entry read.
+GEN_SUM_KEY = b"dl4hep_gen_weights"
 _REQUIRED_COLUMNS = ("run", "event", "weight")
 
 
@@ -67,7 +69,8 @@ def read_feature_file(path: str | Path, sample: str, *, load: bool = True) -> Fe
         raise InputFileError(f"feature file {path} (sample '{sample}') does not exist; run `dl4hep features` first")
     try:
         schema = pq.read_schema(path)
-        rows = pq.read_metadata(path).num_rows
+        file_meta = pq.read_metadata(path)
+        rows = file_meta.num_rows
     except (pa.ArrowException, OSError) as err:
         raise InputFileError(
             f"feature file {path} (sample '{sample}') is not a readable parquet file: {err}. "
@@ -85,6 +88,9 @@ def read_feature_file(path: str | Path, sample: str, *, load: bool = True) -> Fe
             raise ValueError(f"expected a JSON object, got {type(meta).__name__}")
     except ValueError as err:
         raise InputFileError(f"feature file {path}: the '{METADATA_KEY.decode()}' metadata is not valid JSON: {err}") from err
+    gen_sums = (file_meta.metadata or {}).get(GEN_SUM_KEY)
+    if gen_sums is not None:  # every entry read, before any selection: the normalisation without a Runs tree
+        meta["sum_gen_weight_read"] = json.loads(gen_sums).get("sum_gen_weight")
     missing = [c for c in _REQUIRED_COLUMNS if c not in schema.names]
     if meta.get("tabular"):
         missing += [] if "tabular" in schema.names else ["tabular"]
@@ -116,8 +122,11 @@ def _ordered_inputs(tcfg: TaskConfig, task: str, inputs: Mapping[str, Sequence[P
             f"input sample(s) {unknown} are not samples of task '{task}'; its samples are {list(tcfg.samples)}."
             + did_you_mean(unknown[0], tcfg.samples)
         )
+    unlabelled = [s for s in inputs if tcfg.samples[s].label is None]
+    if unlabelled:  # label: null (e.g. collision data): scored by `dl4hep apply`, never trained on
+        log.warning("task '%s': sample(s) %s have label: null; left out of the dataset", task, unlabelled)
     # Config order, then file order; the result does not depend on either (rows are sorted later).
-    return [(s, Path(p)) for s in tcfg.samples if s in inputs for p in inputs[s]]
+    return [(s, Path(p)) for s in tcfg.labelled_samples if s in inputs for p in inputs[s]]
 
 
 def _check_names(files: Sequence[FeatureFile]) -> dict[str, Any]:
@@ -242,7 +251,7 @@ def build_dataset(
                 f"(observers: {names['observers']})." + did_you_mean(absent[0], names["observers"])
             )
 
-    sample_names = list(tcfg.samples)
+    sample_names = tcfg.labelled_samples  # label: null samples never reach a dataset
     try:
         arr = ak.concatenate([f.array for f in nonempty]) if len(nonempty) > 1 else nonempty[0].array
     except ValueError as err:
@@ -259,20 +268,24 @@ def build_dataset(
     )
     order = np.lexsort((event, lumi, run, sample_idx))
     arr, sample_idx, file_idx, run, event = arr[order], sample_idx[order], file_idx[order], run[order], event[order]
-    gen_weight = np.asarray(ak.to_numpy(arr["weight"]), dtype=np.float64)
+    nominal = np.asarray(ak.to_numpy(arr["weight"]), dtype=np.float64)  # the weight expression (docs/evaluation.md)
+    gen_weight = np.asarray(ak.to_numpy(arr["gen_weight"]), dtype=np.float64) if "gen_weight" in arr.fields \
+        else nominal
+    variations = {v: np.asarray(ak.to_numpy(arr["weight_variations", v]), dtype=np.float64)
+                  for v in names["weight_variations"]}
     blocks = _numpy_blocks(arr, names)
 
     # 2.-3. labels and physics weights (sum_w uses every file, empty ones too) ---------
     label_of_sample = np.array([classes.index(tcfg.samples[s].label) for s in sample_names], dtype=np.int64)
     labels = label_of_sample[sample_idx]
-    weight = gen_weight.copy()
+    weight = nominal.copy()
     norms = {}
     for si, s in enumerate(sample_names):
         if s not in given:
             continue
         sfiles = [f for f in files if f.sample == s]
         in_s = sample_idx == si
-        row_sum = float(np.sum(gen_weight[in_s][np.isfinite(gen_weight[in_s])]))
+        row_sum = float(np.sum(gen_weight[in_s][np.isfinite(gen_weight[in_s])]))  # sum of genWeight, signed
         norm = sample_normalisation(
             s, config_cross_section=tcfg.samples[s].cross_section, file_meta=[f.meta for f in sfiles],
             files=[str(f.path) for f in sfiles], row_weight_sum=row_sum,
@@ -280,7 +293,9 @@ def build_dataset(
         scale = norm.scale(config.luminosity)
         if scale is None:  # no cross section: the sample sums to its row count
             scale = in_s.sum() / row_sum if row_sum != 0 else 1.0
-        weight[in_s] = gen_weight[in_s] * scale
+        weight[in_s] = nominal[in_s] * scale
+        for values in variations.values():  # same sigma x L / sum_w as the nominal weight
+            values[in_s] *= scale
         norms[s] = norm
 
     # 4. NaN / inf -----------------------------------------------------------------------
@@ -288,6 +303,11 @@ def build_dataset(
         weight=weight, tabular=blocks["tabular"], tabular_names=names["tabular"], points=blocks["points"],
         points_mask=blocks["points_mask"], point_names=names["points"], points_p4=blocks["points_p4"],
     )
+    for v, values in variations.items():  # a NaN variation is as harmful to the bands as a NaN weight
+        bad_v = ~np.isfinite(values)
+        if bad_v.any():
+            nan_counts[f"weight_variations.{v}"] = int(bad_v.sum())
+            bad |= bad_v
     n_bad = int(bad.sum())
     if n_bad and ds.nan_policy == "fail":
         bad_files = sorted({str(nonempty[i].path) for i in np.unique(file_idx[bad])})
@@ -316,13 +336,21 @@ def build_dataset(
             after = np.sum(keep & (sample_idx == si))
             if after:
                 weight[sample_idx == si] *= before / after
+                for values in variations.values():
+                    values[sample_idx == si] *= before / after
 
     rows_kept = {s: int(np.sum(keep & (sample_idx == sample_names.index(s)))) for s in rows_by_sample}
     _check_classes(tcfg, rows_kept, given, "after dropping rows with NaN/inf")
 
     if ds.sample_mix == "equal":  # per-object ID: each sample of a class weighs the same (audit D4)
         kidx = np.flatnonzero(keep)
-        weight[kidx] = equal_sample_mix(weight[kidx], labels[kidx], sample_idx[kidx], sample_names)
+        mixed = equal_sample_mix(weight[kidx], labels[kidx], sample_idx[kidx], sample_names)
+        for si in np.unique(sample_idx[kidx]):  # the variations follow each sample's factor
+            rows_s = kidx[sample_idx[kidx] == si]
+            factor = mixed[sample_idx[kidx] == si].sum() / weight[rows_s].sum()
+            for values in variations.values():
+                values[rows_s] *= factor
+        weight[kidx] = mixed
 
     # 6. split -------------------------------------------------------------------------------
     split = assign_splits(run, event, ds.split)
@@ -394,6 +422,8 @@ def build_dataset(
         "balance": ds.balance,
         "sample_mix": ds.sample_mix,
         "reweight_observers": list(ds.reweight_observers) if ds.balance == "pt_eta" else [],
+        "weight_variations": list(variations),
+        "weight_groups": nonempty[0].meta.get("weight_groups") or {},
     }
 
     # 9. write (atomically) ----------------------------------------------------------------------------
@@ -403,6 +433,8 @@ def build_dataset(
             part = arr[rows]
             part = ak.with_field(part, weight[rows], "weight")
             part = ak.with_field(part, gen_weight[rows], "gen_weight")
+            if variations:
+                part = ak.with_field(part, ak.zip({v: x[rows] for v, x in variations.items()}), "weight_variations")
             part = ak.with_field(part, labels[rows], "label")
             part = ak.with_field(part, ak.from_numpy(sample_str[sample_idx[rows]]), "sample")
             part = ak.with_field(part, train_weight[rows], "train_weight")

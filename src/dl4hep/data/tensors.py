@@ -14,6 +14,7 @@ On CUDA, batches are gathered into pinned host buffers and copied with
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 import torch
 from torch import Tensor
 
+from dl4hep.data.buckets import POINT_KEYS, bucketed_batches, point_lengths, trim_length
 from dl4hep.errors import ConfigError, DataError, InputFileError, did_you_mean
 
 __all__ = [
@@ -209,11 +211,18 @@ def load_split(
 def load_columns(
     dataset_dir: str | Path, split: str, columns: Sequence[str], *, max_rows: int | None = None
 ) -> dict[str, Tensor]:
-    """Flat columns only (``label``, ``train_weight``, ...) of one split as tensors."""
+    """Flat columns only (``label``, ``train_weight``, ...) of one split as tensors.
+
+    A record column (``observers``) becomes one ``<record>.<field>`` entry per field.
+    """
     arr = _read(split_path(dataset_dir, split), list(columns))
     if max_rows is not None:
         arr = arr[:max_rows]
-    return {c: _torch(_numpy(arr[c])) for c in columns}
+    out: dict[str, Tensor] = {}
+    for c in columns:
+        col = arr[c]
+        out.update({f"{c}.{f}": _torch(_numpy(col[f])) for f in col.fields} if col.fields else {c: _torch(_numpy(col))})
+    return out
 
 
 def split_nbytes(path: Path) -> int:
@@ -232,7 +241,10 @@ def iter_row_groups(
 
 
 class _Mover:
-    """Gathers rows into pinned host buffers (two, alternating) and copies them non-blocking to CUDA."""
+    """Gathers rows (point tensors cut to ``slots``) into a batch; on CUDA through pinned host buffers.
+
+    On CUDA two flat pinned buffers per tensor alternate, and the copy to the device is non-blocking.
+    """
 
     def __init__(self, device: torch.device):
         self.device = device
@@ -241,21 +253,23 @@ class _Mover:
         self.events: list[Any] = [None, None]
         self.turn = 0
 
-    def __call__(self, tensors: dict[str, Tensor], idx: Tensor) -> dict[str, Tensor]:
+    def __call__(self, tensors: dict[str, Tensor], idx: Tensor, slots: int | None = None) -> dict[str, Tensor]:
+        views = {k: v[:, :slots] if slots is not None and k in POINT_KEYS else v for k, v in tensors.items()}
         if not self.cuda:
-            return {k: v.index_select(0, idx) for k, v in tensors.items()}
+            return {k: v.index_select(0, idx) for k, v in views.items()}
         slot = self.turn
         self.turn ^= 1
         if self.events[slot] is not None:
             self.events[slot].synchronize()  # previous copy out of this buffer has finished
         out = {}
-        for k, v in tensors.items():
-            buf = self.buffers[slot].get(k)
+        for k, v in views.items():
             shape = (len(idx), *v.shape[1:])
-            if buf is None or buf.shape[0] < len(idx) or buf.dtype != v.dtype:
-                buf = torch.empty((max(len(idx), 1), *v.shape[1:]), dtype=v.dtype).pin_memory()
+            numel = math.prod(shape)
+            buf = self.buffers[slot].get(k)
+            if buf is None or buf.numel() < numel or buf.dtype != v.dtype:
+                buf = torch.empty(max(numel, 1), dtype=v.dtype).pin_memory()
                 self.buffers[slot][k] = buf
-            view = buf[: len(idx)].view(shape)
+            view = buf[:numel].view(shape)
             torch.index_select(v, 0, idx, out=view)
             out[k] = view.to(self.device, non_blocking=True)
         ev = torch.cuda.Event()
@@ -277,6 +291,10 @@ def _shard(perm: Tensor, rank: int, world_size: int) -> Tensor:
 class TensorBatches:
     """Batches of pre-built tensors over a (shuffled, sharded) index permutation.
 
+    With ``trim``, point tensors (``points``, ``points_mask``, ``points_p4``) are cut
+    to the longest row of each batch, and shuffled batches group rows of similar
+    length (:mod:`dl4hep.data.buckets`), so models do no work on padding.
+
     Args:
         tensors: Mapping of ``(N, ...)`` tensors on the CPU.
         batch_size: Rows per batch (per rank).
@@ -284,13 +302,19 @@ class TensorBatches:
         generator: ``torch.Generator`` for the data order (its state is checkpointed).
         device: Where batches are delivered.
         rank, world_size: DDP sharding of each permutation.
-        skip_singleton: Drop a final batch of one row (BatchNorm cannot train on it).
+        skip_singleton: Drop a batch of one row (BatchNorm cannot train on it).
+        trim: Cut point tensors to each batch's longest row (only for models whose outputs do
+            not depend on the padded width: ``trim_padding = True`` on the model class).
+        bucket_window: With ``trim`` and ``shuffle``: batches per length-sorting window (1: no bucketing).
+        by_length: With ``trim``, unshuffled: visit rows shortest first (``order`` says which rows
+            came when); for inference, where the caller restores the row order.
     """
 
     def __init__(
         self, tensors: dict[str, Tensor], *, batch_size: int, shuffle: bool = False,
         generator: torch.Generator | None = None, device: torch.device | str = "cpu", rank: int = 0,
-        world_size: int = 1, skip_singleton: bool = False,
+        world_size: int = 1, skip_singleton: bool = False, trim: bool = False, bucket_window: int = 1,
+        by_length: bool = False,
     ):
         self.tensors = tensors
         self.n = len(next(iter(tensors.values())))
@@ -299,7 +323,24 @@ class TensorBatches:
         self.generator = generator
         self.rank, self.world_size = rank, world_size
         self.skip_singleton = skip_singleton
+        self.bucket_window = bucket_window
+        self.trim = trim and "points_mask" in tensors
+        self.by_length = by_length and self.trim and not shuffle
+        self._lengths: tuple[Tensor, Tensor] | None = None
         self.move = _Mover(torch.device(device))
+
+    @property
+    def lengths(self) -> Tensor | None:
+        """Per-row point length (:func:`~dl4hep.data.buckets.point_lengths`), None without trimming.
+
+        Recomputed when ``tensors`` is replaced (rows restricted after construction).
+        """
+        if not self.trim:
+            return None
+        mask = self.tensors["points_mask"]
+        if self._lengths is None or self._lengths[0] is not mask:
+            self._lengths = (mask, point_lengths(mask))
+        return self._lengths[1]
 
     def _rows(self) -> int:
         return -(-self.n // self.world_size)
@@ -311,11 +352,30 @@ class TensorBatches:
             n -= 1
         return n
 
+    @property
+    def order(self) -> Tensor:
+        """Row order of an unshuffled pass (all batches concatenated)."""
+        if self.by_length:
+            return torch.argsort(self.lengths, stable=True)
+        return _shard(torch.arange(self.n), self.rank, self.world_size)
+
+    def _batches(self, lengths: Tensor | None) -> list[Tensor]:
+        if not self.shuffle:
+            return list(self.order.split(self.batch_size))
+        perm = _shard(torch.randperm(self.n, generator=self.generator), self.rank, self.world_size)
+        if lengths is None:
+            return list(perm.split(self.batch_size))
+        return bucketed_batches(
+            perm, lengths, batch_size=self.batch_size, window=self.bucket_window, generator=self.generator
+        )
+
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        perm = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
-        perm = _shard(perm, self.rank, self.world_size)
-        for i in range(len(self)):
-            yield self.move(self.tensors, perm[i * self.batch_size : (i + 1) * self.batch_size])
+        lengths = self.lengths
+        batches = self._batches(lengths)
+        if self.skip_singleton and len(batches) > 1:
+            batches = [b for b in batches if len(b) > 1]
+        for idx in batches:
+            yield self.move(self.tensors, idx, trim_length(lengths, idx) if lengths is not None else None)
 
 
 class StreamingBatches:
@@ -328,9 +388,11 @@ class StreamingBatches:
     def __init__(
         self, path: Path, spec: InputSpec, *, extra: Sequence[str], batch_size: int, shuffle: bool = False,
         generator: torch.Generator | None = None, device: torch.device | str = "cpu", rank: int = 0,
-        world_size: int = 1, skip_singleton: bool = False,
+        world_size: int = 1, skip_singleton: bool = False, trim: bool = False, bucket_window: int = 1,
+        by_length: bool = False,
     ):
         self.path, self.spec, self.extra = path, spec, tuple(extra)
+        self.trim, self.bucket_window, self.by_length = trim, bucket_window, by_length
         md = pq.ParquetFile(path).metadata
         self.group_rows = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
         self.n = sum(self.group_rows)
@@ -350,7 +412,8 @@ class StreamingBatches:
         for tensors in iter_row_groups(self.path, self.spec, extra=self.extra, order=groups.tolist()):
             inner = TensorBatches(
                 tensors, batch_size=self.batch_size, shuffle=self.shuffle, generator=self.generator,
-                device=self.device, skip_singleton=self.skip_singleton,
+                device=self.device, skip_singleton=self.skip_singleton, trim=self.trim,
+                bucket_window=self.bucket_window, by_length=self.by_length,
             )
             yield from inner
 
@@ -359,14 +422,15 @@ def make_batches(
     dataset_dir: str | Path, split: str, spec: InputSpec, *, extra: Sequence[str], batch_size: int,
     shuffle: bool, generator: torch.Generator | None, device: torch.device | str, rank: int = 0,
     world_size: int = 1, skip_singleton: bool = False, memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    max_rows: int | None = None,
+    max_rows: int | None = None, trim: bool = False, bucket_window: int = 1, by_length: bool = False,
 ) -> TensorBatches | StreamingBatches:
     """In-memory batches if the split fits ``memory_budget`` bytes, else row-group streaming."""
     path = split_path(dataset_dir, split)
     if not path.exists():
         raise InputFileError(f"dataset split {path} does not exist; run `dl4hep dataset` first")
     common = dict(batch_size=batch_size, shuffle=shuffle, generator=generator, device=device, rank=rank,
-                  world_size=world_size, skip_singleton=skip_singleton)
+                  world_size=world_size, skip_singleton=skip_singleton, trim=trim, bucket_window=bucket_window,
+                  by_length=by_length)
     if max_rows is None and split_nbytes(path) > memory_budget:
         return StreamingBatches(path, spec, extra=extra, **common)
     return TensorBatches(load_split(dataset_dir, split, spec, extra=extra, max_rows=max_rows), **common)

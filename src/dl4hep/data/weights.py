@@ -10,7 +10,15 @@ the value the features stage copied from the ntuple's ``Runs`` tree
 the sum of generator weights of *all generated events* of the sample (the
 ``Runs`` tree's ``genEventSumw``, ``sum_weights`` in the metadata), summed over
 every file of the sample, including files left empty by the selection, so the
-selection efficiency is part of the weight.
+selection efficiency is part of the weight. Without a ``Runs`` sum it is the sum of
+genWeight over every entry the features stage read (``sum_gen_weight_read``, before any
+selection), and only for feature files older than that over the selected rows. Negative
+generator weights count with their sign, as in CMS's ``genEventSumw``.
+
+``genWeight`` above is the *nominal event weight* when the config sets a weight expression
+(``weights.nominal``, ``samples.<s>.weight``, e.g. ``genWeight * puWeight``); ``sum_w`` stays
+the generator-weight sum, so the extra factors (pileup, prefiring) change the yield as they
+should. Weight variations get the same ``sigma * L / sum_w``.
 
 Training weight (column ``train_weight``): see :func:`training_weights`.
 """
@@ -52,7 +60,7 @@ class SampleNormalisation:
     cross_section_pb: float | None
     cross_section_source: Literal["config", "ntuple", "none"]
     sum_weights: float
-    sum_weights_source: Literal["ntuple", "rows"]
+    sum_weights_source: Literal["ntuple", "entries", "rows"]
     n_events: int | None
 
     def scale(self, luminosity_fb: float) -> float | None:
@@ -91,8 +99,11 @@ def sample_normalisation(
     n_events = int(sum(n_events_all)) if n_events_all and all(n is not None for n in n_events_all) else None
 
     sums = [m.get("sum_weights") for m in file_meta]
+    read = [m.get("sum_gen_weight_read") for m in file_meta]
     if sums and all(s is not None for s in sums):
         sum_w, sum_source = float(sum(sums)), "ntuple"
+    elif read and all(s is not None for s in read):
+        sum_w, sum_source = float(sum(read)), "entries"
     else:
         sum_w, sum_source = float(row_weight_sum), "rows"
         log.warning(

@@ -29,6 +29,7 @@ from dl4hep.config import AnalysisConfig, TaskConfig
 from dl4hep.errors import ConfigError, DataError, InputFileError, did_you_mean
 from dl4hep.evaluation import importance as _importance
 from dl4hep.evaluation.flat_phase_space import flat_phase_space
+from dl4hep.evaluation.kfold import fold_headlines, kfold_columns, kfold_markdown
 from dl4hep.evaluation.metrics import (
     Roc,
     auc_interval,
@@ -54,8 +55,10 @@ from dl4hep.evaluation.plots import (
     plot_significance,
     plot_training,
 )
+from dl4hep.evaluation.regression import evaluate_regression
 from dl4hep.evaluation.sculpting import sculpting
 from dl4hep.evaluation.significance import SignificanceScan, scan_cuts
+from dl4hep.evaluation.systematics import model_systematics
 from dl4hep.io.atomic import atomic_output
 from dl4hep.provenance import write_provenance
 
@@ -169,6 +172,7 @@ class _Curve:
     is_signal: np.ndarray
     weight: np.ndarray
     rows: np.ndarray  # indices into the test frame
+    band: Any = None  # RocBand over the weight variations (dl4hep.evaluation.systematics), if any
 
 
 def _curves(df: pd.DataFrame, tcfg: TaskConfig, where: str) -> dict[str, _Curve]:
@@ -184,10 +188,13 @@ def _curves(df: pd.DataFrame, tcfg: TaskConfig, where: str) -> dict[str, _Curve]
                     where, tcfg.background_class)
         return out
     specs = []
+    # an autoencoder's ROC ranks by its reconstruction error (the class scores are a monotonic map of it)
+    anomaly = df["anomaly_score"].to_numpy(np.float64) if "anomaly_score" in df.columns else None
     for s in tcfg.signal_classes:
-        specs.append((s, [classes.index(s)], binary_discriminant(df[f"score_{s}"].to_numpy(np.float64), sb)))
+        disc = anomaly if anomaly is not None else binary_discriminant(df[f"score_{s}"].to_numpy(np.float64), sb)
+        specs.append((s, [classes.index(s)], disc))
     if len(tcfg.signal_classes) > 1:
-        specs.append((INCLUSIVE, [classes.index(s) for s in tcfg.signal_classes], 1.0 - sb))
+        specs.append((INCLUSIVE, [classes.index(s) for s in tcfg.signal_classes], 1.0 - sb if anomaly is None else anomaly))
     for name, sig_idx, disc in specs:
         is_sig_all = np.isin(labels, sig_idx)
         if not is_sig_all.any():
@@ -311,7 +318,9 @@ def _evaluate_model(
                         "enlarge the samples or the dataset.split.test fraction")
     train = load_predictions(predictions_dir / name / "train.parquet", classes)
     rng = np.random.default_rng(config.seed)
-    test_frac = float(tcfg.dataset.split["test"])
+    folds = tcfg.folds(name)
+    # out-of-fold predictions of a K-fold model cover every event
+    test_frac = 1.0 if folds > 1 else float(tcfg.dataset.split["test"])
 
     labels = test["label"].to_numpy()
     scores = test[[f"score_{c}" for c in classes]].to_numpy(np.float64)
@@ -358,12 +367,23 @@ def _evaluate_model(
         sig_metrics[cname] = entry
     metrics["signal_vs_background"] = sig_metrics
     metrics["auc"] = sig_metrics[primary]["auc"] if primary else None
+    # weight variations: yields and Z at the nominal best cut (else the working point), ROC bands
+    cuts = {k: (float(rejection_at(c.roc, ecfg.working_point)["cut"]), "working_point") for k, c in curves.items()}
+    cuts.update({k: (float(sc.cuts[sc.best]), "best_significance") for k, sc in scans.items() if sc.best is not None})
+    syst, bands = model_systematics(test, curves, cuts, dataset_meta, test_fraction=test_frac,
+                                    rel_unc=ecfg.background_uncertainty)
+    if syst:
+        metrics["systematics"] = syst
+    for cname, band in bands.items():
+        curves[cname].band = band
     if tcfg.dataset.balance == "pt_eta":
         metrics["flat_phase_space"] = flat_phase_space(test, tcfg.dataset.reweight_observers, len(classes), curves)
 
     counts, _ = confusion_matrix(labels, predicted, len(classes))
     weighted, norm = confusion_matrix(labels, predicted, len(classes), weights=w)
     metrics["confusion_normalised"] = norm  # weighted fractions, like every other weighted figure
+    if folds > 1:
+        metrics["kfold"] = fold_headlines(test, tcfg, folds)
     metrics["confusion_counts"] = counts
     metrics["confusion_weighted"] = weighted
 
@@ -386,7 +406,8 @@ def _evaluate_model(
     else:
         skipped.append({"plot": f"significance_{name}", "reason": "no signal class with test rows"})
 
-    plot_training(writer, f"training_{name}", _read_history(model_dir), model=name)
+    for suffix, hdir in [("", model_dir)] if folds == 1 else [(f"_fold{i}", model_dir / f"fold{i}") for i in range(folds)]:
+        plot_training(writer, f"training_{name}{suffix}", _read_history(hdir), model=name)
     _sculpting_plot(name, test, curves, primary, bkg, ecfg, writer, metrics, skipped, where)
 
     # efficiency vs observer at the fixed working point
@@ -413,7 +434,11 @@ def _evaluate_model(
 
     # permutation importance (tabular models only)
     mcfg = tcfg.models.get(name)
-    if mcfg is not None and mcfg.inputs == "tabular" and ecfg.permutation_importance:
+    if folds > 1 and mcfg is not None and mcfg.inputs == "tabular" and ecfg.permutation_importance:
+        skipped.append({"plot": f"importance_{name}", "reason": "not computed for K-fold models (no common test split)"})
+    elif "anomaly_score" in test.columns and ecfg.permutation_importance:
+        skipped.append({"plot": f"importance_{name}", "reason": "anomaly model: no class score to rank features by"})
+    elif mcfg is not None and mcfg.inputs == "tabular" and ecfg.permutation_importance:
         reason = _run_importance(name, model_dir, mcfg.features, tcfg=tcfg, dataset_dir=dataset_dir,
                                  dataset_meta=dataset_meta, writer=writer, seed=config.seed,
                                  max_rows=ecfg.max_rows, metrics=metrics)
@@ -488,7 +513,7 @@ def _comparison(all_metrics: dict[str, dict[str, Any]], tcfg: TaskConfig) -> pd.
     rows = []
     effs = [f"{e:g}" for e in tcfg.evaluation.signal_efficiencies]
     for name, m in all_metrics.items():
-        row: dict[str, Any] = {"model": name, "auc": m["auc"], "accuracy": m["accuracy"]}
+        row: dict[str, Any] = {"model": name, "auc": m["auc"], "accuracy": m["accuracy"], **kfold_columns(m)}
         flat = m.get("flat_phase_space") or {}
         if flat:
             row["auc_flat"] = flat["auc"].get(m["primary"] or "")
@@ -507,6 +532,10 @@ def _comparison(all_metrics: dict[str, dict[str, Any]], tcfg: TaskConfig) -> pd.
                 row[f"auc{suffix}"] = entry.get("auc")
             row[f"best_z{suffix}"] = entry.get("significance", {}).get("z")
             row[f"best_cut{suffix}"] = entry.get("significance", {}).get("cut")
+            envelopes = ((m.get("systematics") or {}).get(s) or {}).get("envelopes") or {}
+            if envelopes:  # range of Z over every weight-variation envelope (docs/evaluation.md)
+                row[f"z_syst_lo{suffix}"] = min(e["lo"]["z"] for e in envelopes.values())
+                row[f"z_syst_hi{suffix}"] = max(e["hi"]["z"] for e in envelopes.values())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -544,6 +573,8 @@ def _markdown(df: pd.DataFrame, tcfg: TaskConfig, task: str, config: AnalysisCon
     head = ["model", "AUC", "accuracy"] + [f"1/ε_B @ ε_S={float(e):.0%}" for e in effs]
     zcols = [c for c in df.columns if c.startswith("best_z")]
     head += [("Z " + c[len("best_z_"):]) if c != "best_z" else "best Z" for c in zcols]
+    syst = [c for c in df.columns if c.startswith("z_syst_lo")]
+    head += [f"Z range, weight syst.{c[len('z_syst_lo'):].replace('_', ' ')}" for c in syst]
     flat = "auc_flat" in df.columns
     if flat:
         obs = ", ".join(tcfg.dataset.reweight_observers)
@@ -566,14 +597,33 @@ def _markdown(df: pd.DataFrame, tcfg: TaskConfig, task: str, config: AnalysisCon
         cells = [str(r["model"]), _auc_cell(r), _fmt(r["accuracy"])]
         cells += [_rejection_cell(r[f"rejection_{e}"], r[f"rejection_{e}_lo"], r[f"rejection_{e}_hi"]) for e in effs]
         cells += [_fmt(None if pd.isna(r[c]) else float(r[c]), 3) for c in zcols]
+        cells += ["–" if pd.isna(r[c]) else f"{r[c]:.3g}–{r[c.replace('_lo', '_hi')]:.3g}" for c in syst]
         if flat:
             cells += [_fmt(None if pd.isna(r[c]) else float(r[c])) for c in ("auc_flat", "gain_flat")]
         lines.append("| " + " | ".join(cells) + " |")
+    if syst:
+        lines += ["", "Z range, weight syst.: smallest and largest Z at the nominal best cut over the envelopes of the "
+                  "weight variations (metrics/<model>.json: systematics; docs/evaluation.md)."]
     if flat:
         lines += ["", "AUC flat: test split reweighted flat in (" + ", ".join(tcfg.dataset.reweight_observers)
                   + ") per class, where the spectrum cannot separate the classes; gain: that AUC minus the best "
                   "single observer's (metrics/<model>.json: flat_phase_space)."]
     return "\n".join(lines) + "\n"
+
+
+def _evaluate_regression_task(config: AnalysisConfig, tcfg: TaskConfig, task: str, models: dict[str, Path],
+                              predictions_dir: Path, out_dir: Path, writer: PlotWriter,
+                              dataset_dir: Path) -> dict[str, Any]:
+    """``kind: regression``: response and resolution (:mod:`dl4hep.evaluation.regression`), same outputs."""
+    (out_dir / "metrics").mkdir(parents=True, exist_ok=True)
+    summary = evaluate_regression(config=config, tcfg=tcfg, task=task, models={k: Path(v) for k, v in models.items()},
+                                  predictions_dir=predictions_dir, out_dir=out_dir, writer=writer)
+    plots = sorted(writer.written)
+    _write_text(out_dir / "plots" / "index.json", json.dumps({"task": task, "plots": plots, "skipped": []}, indent=2) + "\n")
+    write_provenance(out_dir, stage="evaluate", config=tcfg.model_dump(mode="json"),
+                     extra={"task": task, "models": {k: str(v) for k, v in models.items()},
+                            "dataset_dir": str(dataset_dir), "predictions_dir": str(predictions_dir)})
+    return {"task": task, "models": list(models), "auc": {}, "plots": plots, "skipped": [], **summary}
 
 
 def evaluate_task(
@@ -633,6 +683,8 @@ def evaluate_task(
     earned = tcfg.input != "generated" and all(s.generator is None for s in tcfg.samples.values())
     writer = PlotWriter(out_dir / "plots", experiment=config.experiment, label_text=config.label_text,
                         com_energy=config.com_energy, luminosity=config.luminosity, earned=earned)
+    if tcfg.kind == "regression":
+        return _evaluate_regression_task(config, tcfg, task, models, predictions_dir, out_dir, writer, dataset_dir)
     skipped: list[dict[str, str]] = []
     all_metrics: dict[str, dict[str, Any]] = {}
     all_curves: dict[str, dict[str, _Curve]] = {}
@@ -652,12 +704,13 @@ def evaluate_task(
         roc_keys += [(s, f"roc_{s}") for s in tcfg.signal_classes]
     for key, stem in roc_keys:
         curves = {m: c[key].roc for m, c in all_curves.items() if key in c}
+        bands = {m: c[key].band for m, c in all_curves.items() if key in c and c[key].band is not None}
         if not curves:
             skipped.append({"plot": stem, "reason": f"no test rows for '{key}' or '{bkg}'"})
             continue
         ref = reference if reference in curves else next(iter(curves))
         title = f"{'any signal' if key == INCLUSIVE else key} vs {bkg}"
-        plot_roc(writer, stem, curves, reference=ref, title=title)
+        plot_roc(writer, stem, curves, reference=ref, title=title, bands=bands)
 
     features = _read_tabular(dataset_dir / "train.parquet", ecfg.max_rows, config.seed)
     if features is not None:
@@ -669,7 +722,7 @@ def evaluate_task(
     table = _comparison(all_metrics, tcfg)
     with atomic_output(out_dir / "comparison.csv") as tmp:
         table.to_csv(tmp, index=False)
-    _write_text(out_dir / "comparison.md", _markdown(table, tcfg, task, config))
+    _write_text(out_dir / "comparison.md", _markdown(table, tcfg, task, config) + kfold_markdown(all_metrics))
 
     plots = sorted(writer.written)
     index = {"task": task, "plots": plots, "skipped": skipped}

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+
+from dl4hep.evaluation.metrics import weighted_auc
 
 __all__ = ["Importance", "ScoreFn", "load_score_fn", "permutation_importance"]
 
@@ -48,7 +49,7 @@ class Importance:
 def _auc(probs: np.ndarray, is_signal: np.ndarray, weights: np.ndarray, bkg_index: int) -> float:
     # Inclusive signal-vs-background discriminant 1 - p(background): for a binary
     # model this is the signal score.
-    return float(roc_auc_score(is_signal, 1.0 - probs[:, bkg_index], sample_weight=weights))
+    return weighted_auc(is_signal, 1.0 - probs[:, bkg_index], weights)
 
 
 def permutation_importance(

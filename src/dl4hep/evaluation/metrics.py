@@ -4,6 +4,13 @@ All curves come from :func:`sklearn.metrics.roc_curve` with ``sample_weight``;
 nothing here re-implements a ROC. Weights are the physics weights of the
 predictions (σ·L/N per row), so efficiencies are yield fractions.
 
+Negative (NLO) weights: every efficiency is a signed sum over a signed total, so a curve can
+step backwards where a negative-weight row passes. The AUC is the trapezoid area along that
+curve (:func:`weighted_auc`), which is the weighted Mann–Whitney statistic
+``Σ_s Σ_b w_s w_b ([d_s > d_b] + ½[d_s = d_b]) / (W_S W_B)`` for any signs (sklearn's
+``roc_auc_score`` refuses a non-monotonic curve); look-ups at a signal efficiency take the
+first (tightest) cut that reaches it (:func:`eff_bkg_at`).
+
 Efficiency intervals are Clopper–Pearson (``hist.intervals.clopper_pearson_interval``,
 68.27 % central coverage) on the effective counts: with ``N_eff = (Σw)² / Σw²`` (Kish),
 which equals ``N`` for unit weights, an efficiency ε is treated as ``ε·N_eff`` passes out
@@ -22,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from hist.intervals import clopper_pearson_interval
 from scipy.stats import kstwo
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 #: Central coverage of every interval: one Gaussian standard deviation.
 COVERAGE = 0.682689492137086
@@ -35,9 +42,11 @@ __all__ = [
     "binary_discriminant",
     "confusion_matrix",
     "effective_entries",
+    "eff_bkg_at",
     "efficiency_interval",
     "rejection_at",
     "roc",
+    "weighted_auc",
     "weighted_ks",
 ]
 
@@ -50,7 +59,7 @@ class Roc:
         eff_sig: signal efficiency ε_S per threshold, non-decreasing, shape ``(K,)``.
         eff_bkg: background efficiency ε_B per threshold, shape ``(K,)``.
         thresholds: discriminant cut (``d >= cut`` passes) per point, shape ``(K,)``.
-        auc: area under the ε_B–ε_S curve (sklearn ``roc_auc_score``).
+        auc: area under the ε_B–ε_S curve (:func:`weighted_auc`).
         n_sig_eff: effective number of signal entries ``(Σw)²/Σw²``.
         n_bkg_eff: effective number of background entries.
     """
@@ -124,7 +133,7 @@ def auc_interval(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.nd
         i = rng.integers(0, len(y), len(y))
         if y[i].all() or not y[i].any():
             continue
-        reps.append(roc_auc_score(y[i], d[i], sample_weight=w[i]))
+        reps.append(weighted_auc(y[i], d[i], w[i]))
     if len(reps) < n_boot // 2:
         return None
     lo, hi = np.percentile(reps, [50 * (1 - COVERAGE), 50 * (1 + COVERAGE)])
@@ -187,7 +196,7 @@ def roc(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray | N
     if not y.any() or y.all():
         raise ValueError("ROC needs both signal and background entries")
     fpr, tpr, thr = roc_curve(y, d, sample_weight=w, drop_intermediate=False)
-    auc = float(roc_auc_score(y, d, sample_weight=w))
+    auc = float(np.trapezoid(tpr, fpr))  # = roc_auc_score for w >= 0; signed weights: see weighted_auc
     return Roc(
         eff_sig=tpr,
         eff_bkg=fpr,
@@ -196,6 +205,33 @@ def roc(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray | N
         n_sig_eff=effective_entries(w[y]),
         n_bkg_eff=effective_entries(w[~y]),
     )
+
+
+def weighted_auc(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Weighted AUC, negative weights included: the trapezoid area along sklearn's ROC.
+
+    Equals ``roc_auc_score`` for non-negative weights; see the module docstring for signed ones.
+    """
+    y = np.asarray(is_signal, dtype=bool)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    fpr, tpr, _ = roc_curve(y, np.asarray(discriminant, dtype=np.float64), sample_weight=w, drop_intermediate=False)
+    return float(np.trapezoid(tpr, fpr))
+
+
+def eff_bkg_at(curve: Roc, eff_sig: np.ndarray) -> np.ndarray:
+    """ε_B at each signal efficiency of ``eff_sig``: the first ROC point reaching it, interpolated from the one before.
+
+    The search runs on the running maximum of ε_S, so it stays right where negative weights make the
+    curve step back.
+    """
+    tpr, fpr = curve.eff_sig, curve.eff_bkg
+    x = np.asarray(eff_sig, dtype=np.float64)
+    i = np.clip(np.searchsorted(np.maximum.accumulate(tpr), x, side="left"), 0, len(tpr) - 1)
+    prev = np.maximum(i - 1, 0)
+    step = tpr[i] - tpr[prev]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where((i > 0) & (step > 0), (x - tpr[prev]) / np.where(step > 0, step, 1.0), 1.0)
+    return fpr[prev] + f * (fpr[i] - fpr[prev])
 
 
 def rejection_at(curve: Roc, eff_sig: float) -> dict[str, float | None]:
@@ -213,7 +249,7 @@ def rejection_at(curve: Roc, eff_sig: float) -> dict[str, float | None]:
     tpr, fpr, thr = curve.eff_sig, curve.eff_bkg, curve.thresholds
     # First ROC point reaching eff_sig (the tightest such cut, hence the lowest ε_B on a
     # plateau of ε_S), interpolated linearly from the point before it.
-    i = int(np.clip(np.searchsorted(tpr, eff_sig, side="left"), 0, len(tpr) - 1))
+    i = int(np.clip(np.searchsorted(np.maximum.accumulate(tpr), eff_sig, side="left"), 0, len(tpr) - 1))
     if i == 0 or tpr[i] == tpr[i - 1]:
         eps_b, cut = float(fpr[i]), float(thr[i])
     else:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -23,7 +24,7 @@ import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dl4hep.evaluation.importance import Importance  # noqa: E402
-from dl4hep.evaluation.metrics import Roc  # noqa: E402
+from dl4hep.evaluation.metrics import Roc, eff_bkg_at  # noqa: E402
 from dl4hep.evaluation.plot_checks import legend_covers_data, text_collisions  # noqa: E402
 from dl4hep.evaluation.sculpting import Sculpting  # noqa: E402
 from dl4hep.evaluation.significance import SignificanceScan  # noqa: E402
@@ -162,6 +163,7 @@ def plot_roc(
     *,
     reference: str,
     title: str,
+    bands: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Background rejection ``1/ε_B`` (log) vs ``ε_S`` for several models, ratio to ``reference``.
 
@@ -169,6 +171,8 @@ def plot_roc(
         curves: model name -> ROC, drawn in this order; AUC in the legend.
         reference: model whose rejection is the ratio panel's denominator.
         title: what is signal and background, e.g. "hbb vs qcd".
+        bands: model name -> ``RocBand`` (``dl4hep.evaluation.systematics``): the rejection range
+            over the weight variations, shaded in the model's colour.
     """
     grid = np.linspace(0.01, 1.0, 400)
     with writer.style():
@@ -178,11 +182,17 @@ def plot_roc(
         writer.label(ax)  # before the content: mplhep draws the figure to place the text
         rejections = {}
         for name, c in curves.items():
-            fpr = np.interp(grid, c.eff_sig, c.eff_bkg)
+            fpr = eff_bkg_at(c, grid)
             with np.errstate(divide="ignore"):
                 rej = np.where(fpr > 0, 1.0 / np.where(fpr > 0, fpr, 1.0), np.nan)
             rejections[name] = rej
-            ax.plot(grid, rej, label=f"{name} (AUC = {c.auc:.4f})")
+            (line,) = ax.plot(grid, rej, label=f"{name} (AUC = {c.auc:.4f})")
+            band = (bands or {}).get(name)
+            if band is not None:
+                with np.errstate(divide="ignore"):
+                    lo, hi = (np.where(e > 0, 1.0 / np.where(e > 0, e, 1.0), np.nan) for e in (band.eff_bkg_hi, band.eff_bkg_lo))
+                ax.fill_between(band.eff_sig, lo, hi, color=line.get_color(), alpha=0.25, lw=0,
+                                label=f"{name}: weight variations")
         ax.plot(grid, 1.0 / grid, color="grey", ls=":", label="random")
         ax.set_yscale("log")
         finite = np.concatenate([r[np.isfinite(r)] for r in rejections.values()] + [np.ones(1)])

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from dl4hep.errors import ConfigError, DataError, did_you_mean
 from dl4hep.features.base import FeatureOutput
+from dl4hep.features.event_weights import WeightPlan, plan_weights
 from dl4hep.features.registry import get_feature_set, parse_options
 from dl4hep.features.selection import compile_selection
 from dl4hep.io.atomic import atomic_output
@@ -36,7 +37,10 @@ from dl4hep.io.runs import read_run_info
 from dl4hep.io.schema import load_input_schema
 from dl4hep.provenance import write_provenance
 
-__all__ = ["FeaturePlan", "build_features", "plan_features"]
+__all__ = ["GEN_SUM_KEY", "FeaturePlan", "build_features", "plan_features"]
+
+#: Parquet file key-value metadata written at the end: the generator-weight sum of all entries read.
+GEN_SUM_KEY = "dl4hep_gen_weights"
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,12 @@ class FeaturePlan:
             if hasattr(module, "extend_schema"):
                 module.extend_schema(opts, schema)
 
+    def compute(self, chunk: ak.Array, schema: Any) -> FeatureOutput:
+        """Every set's rows for one chunk, merged (``dl4hep apply`` and the coffea wrapper reuse it)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # fastjet's exclusive-jets advisory
+            return _merge(self, [(name, m.compute(chunk, o, schema)) for name, m, o in self.sets])
+
     def metadata(self) -> dict[str, Any]:
         return {"tabular": self.tabular, "points": self.points, "max_points": self.max_points,
                 "observers": self.observers, "feature_sets": [s[0] for s in self.sets]}
@@ -112,12 +122,20 @@ def _merge(plan: FeaturePlan, outs: list[tuple[str, FeatureOutput]]) -> FeatureO
     return merged
 
 
-def _to_table(plan: FeaturePlan, chunk: ak.Array | None, rows: FeatureOutput, keep: np.ndarray) -> pa.Table:
+def _to_table(plan: FeaturePlan, chunk: ak.Array | None, rows: FeatureOutput, keep: np.ndarray,
+              weights: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None = None,
+              variations: list[str] | tuple[str, ...] = ()) -> pa.Table:
+    """One chunk's rows; ``weights`` is ``(nominal, generator, {variation: weight})`` per event (None: empty)."""
     idx = rows.event_index[keep]
     cols: dict[str, Any] = {}
     for k in ("run", "luminosityBlock", "event"):
         cols[k] = np.asarray(ak.to_numpy(chunk[k]), np.int64)[idx] if chunk is not None else np.zeros(0, np.int64)
-    cols["weight"] = np.asarray(ak.to_numpy(chunk["weight"]), np.float64)[idx] if chunk is not None else np.zeros(0)
+    nominal, gen, varied = weights if weights is not None else (np.zeros(0), np.zeros(0), {})
+    cols["weight"] = nominal[idx] if weights is not None else nominal
+    cols["gen_weight"] = gen[idx] if weights is not None else gen
+    if variations:
+        cols["weight_variations"] = ak.zip(
+            {v: varied[v][idx] if weights is not None else np.zeros(0) for v in variations})
     truth = rows.truth_match if rows.truth_match is not None else np.ones(len(rows), bool)
     cols["truth_match"] = np.asarray(truth, bool)[keep]
     if plan.tabular:
@@ -172,19 +190,24 @@ def build_features(*, config: Any, task: str, sample: str, input_path: str | Pat
     schema = load_input_schema(schema_name, config_dir=config.config_dir, where=where)
     plan = FeaturePlan(tcfg, task)
     plan.extend_schema(schema)
+    wplan: WeightPlan = plan_weights(tcfg, sample, where=f"tasks.{task}")
+    wplan.extend_schema(schema)
     selection = None
     if tcfg.selection:
         available = sorted(set(plan.observers) | set(plan.tabular))
         selection = compile_selection(tcfg.selection, available, where=f"tasks.{task}.selection")
-    reader = ChunkReader(input_path if isinstance(input_path, str) else str(input_path), schema, plan.needs, step_size=tcfg.reading.step_size,
+    reader = ChunkReader(input_path if isinstance(input_path, str) else str(input_path), schema,
+                         merge_needs(plan.needs, wplan.needs()), step_size=tcfg.reading.step_size,
                          entry_stop=tcfg.reading.entry_stop)
     out = Path(out)
-    meta = {**plan.metadata(), **read_run_info(reader.path, schema)}
-    empty = _to_table(plan, None, plan.empty_output(), np.zeros(0, bool))
+    meta = {**plan.metadata(), **read_run_info(reader.path, schema), "weight_variations": wplan.names,
+            "weight_groups": wplan.groups}
+    empty = _to_table(plan, None, plan.empty_output(), np.zeros(0, bool), variations=wplan.names)
     arrow_schema = _non_nullable(empty.schema).with_metadata({b"dl4hep": json.dumps(meta).encode()})
     summary = {"input": str(reader.path) if isinstance(reader.path, str | Path) else f"{len(reader.inputs)} files",
                "inputs": list(reader.inputs), "output": str(out), "entries": reader.num_entries, "chunks": 0,
-               "rows_in": 0, "rows_truth": 0, "rows_out": 0, "feature_sets": meta["feature_sets"]}
+               "rows_in": 0, "rows_truth": 0, "rows_out": 0, "feature_sets": meta["feature_sets"],
+               "sum_gen_weight": 0.0}
     with atomic_output(out) as tmp, pq.ParquetWriter(tmp, arrow_schema, compression="zstd") as writer:
         bar = tqdm(total=reader.num_chunks, desc=f"features {task}/{sample}", unit="chunk", file=sys.stderr,
                    disable=None, leave=False)
@@ -192,6 +215,8 @@ def build_features(*, config: Any, task: str, sample: str, input_path: str | Pat
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # fastjet's exclusive-jets advisory
                 rows = _merge(plan, [(name, m.compute(chunk, o, schema)) for name, m, o in plan.sets])
+            weights = wplan.evaluate(chunk, summary["input"])
+            summary["sum_gen_weight"] += float(np.sum(weights[1]))
             keep = np.ones(len(rows), bool)
             summary["rows_in"] += len(rows)
             if scfg.require_truth_match and rows.truth_match is not None:
@@ -201,12 +226,16 @@ def build_features(*, config: Any, task: str, sample: str, input_path: str | Pat
                 keep &= selection({**rows.tabular, **rows.observers})
             summary["rows_out"] += int(keep.sum())
             if keep.any():
-                table = _to_table(plan, chunk, rows, keep)
+                table = _to_table(plan, chunk, rows, keep, weights, wplan.names)
                 writer.write_table(table.cast(arrow_schema))
             summary["chunks"] += 1
             bar.update(1)
         bar.close()
         summary["nonfinite"] = reader.nonfinite
+        # Sum of generator weights over every entry read (negative ones included): the dataset's
+        # normalisation when the Runs tree has no genEventSumw.
+        writer.add_key_value_metadata({GEN_SUM_KEY: json.dumps(
+            {"sum_gen_weight": summary["sum_gen_weight"], "entries": summary["entries"]})})
         if summary["rows_out"] == 0:
             writer.write_table(empty.cast(arrow_schema))
             log.warning(

@@ -49,7 +49,10 @@ are massless crystals at the crystal centres, :math:`\eta = 0.0174\,(c(i\eta) + 
 iφ: crystal k covers φ ∈ [k, k+1)·2π/360; CMS's 1-based iφ would only rotate every cluster in φ),
 energy :math:`E_i`.
 
-Observers: ``energy``, ``eta``, ``phi``, ``pt`` = energy / cosh(eta), ``n_hits``.
+Observers: ``energy``, ``eta``, ``phi``, ``pt`` = energy / cosh(eta), ``n_hits``, and
+``true_energy``: the generator energy of the matched photon/electron (``clusters.gen_energy``,
+``Cluster_genEnergy``; NaN where the cluster has none or the input schema maps no such field),
+the target of the ECAL energy regression (``configs/tasks/egamma_energy.yaml``).
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ TABULAR = [
     "n_crystals", "time_mean", "time_spread",
 ]
 POINTS = ["d_ieta", "d_iphi", "log_energy", "time", "energy_fraction"]
-OBSERVERS = ["energy", "eta", "phi", "pt", "n_hits"]
+OBSERVERS = ["energy", "eta", "phi", "pt", "n_hits", "true_energy"]
 
 
 class Options(BaseModel):
@@ -103,7 +106,7 @@ class Options(BaseModel):
 
 def needs(options: Options) -> dict[str, dict[str, bool]]:
     return {
-        "clusters": {"energy": True, "eta": True, "phi": True, "truth_match": False},
+        "clusters": {"energy": True, "eta": True, "phi": True, "truth_match": False, "gen_energy": False},
         "hits": {"ieta": True, "iphi": True, "energy": True, "time": True, "cluster_idx": True},
     }
 
@@ -283,6 +286,14 @@ def _points(g: GroupedHits, e_cluster: np.ndarray, ceta: np.ndarray, deta: np.nd
     return points, mask, scatter_columns(p4, rows, slot, n, length)
 
 
+def _true_energy(clusters: ak.Array) -> np.ndarray:
+    """Generator energy of each cluster's matched particle; NaN without one (stored as <= 0) or without the field."""
+    if "gen_energy" not in ak.fields(clusters):
+        return np.full(len(clusters), np.nan)
+    e = to_numpy(clusters["gen_energy"], np.float64)
+    return np.where(e > 0, e, np.nan)
+
+
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     g = group_hits(chunk)
     clusters = ak.flatten(chunk["clusters"])
@@ -294,6 +305,7 @@ def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     obs = {
         "energy": e_cluster, "eta": eta, "phi": to_numpy(clusters["phi"], np.float64),
         "pt": e_cluster / np.cosh(eta), "n_hits": g.counts.astype(np.float64),
+        "true_energy": _true_energy(clusters),
     }
     truth = None
     if "truth_match" in ak.fields(clusters):

@@ -369,11 +369,12 @@ def _signal_deposits(ev, rng, p, prompt) -> tuple[list[EcalDeposits], np.ndarray
 def _ecal(ev, rng, p, *, process, ecal, pool, pileup_mu, max_clusters, prompt) -> dict[str, Any]:
     nev = ev.n_events
     cl_counts, hit_counts = np.zeros(nev, np.int64), np.zeros(nev, np.int64)
-    cl: dict[str, list] = {k: [] for k in ("energy", "eta", "phi", "seedIeta", "seedIphi", "isMatched")}
+    cl: dict[str, list] = {k: [] for k in ("energy", "eta", "phi", "seedIeta", "seedIphi", "isMatched", "genEnergy")}
     hits: dict[str, list] = {k: [] for k in ("ieta", "iphi", "energy", "time", "clusterIdx")}
     if ecal:
         if process != "pileup_only":
             sig, c_ieta, c_iphi = _signal_deposits(ev, rng, p, np.asarray(prompt, np.int64))
+            gen_energy = ev.e[np.asarray(prompt, np.int64)]  # true energy of each event's prompt object
         for i in range(nev):
             pu = pool.overlay(rng, p, pileup_mu) if pool is not None else EcalDeposits()
             if process == "pileup_only":
@@ -392,6 +393,7 @@ def _ecal(ev, rng, p, *, process, ecal, pool, pileup_mu, max_clusters, prompt) -
                 for key in ("energy", "eta", "phi", "seedIeta", "seedIphi"):
                     cl[key].append(c[key])
                 cl["isMatched"].append(tm)
+                cl["genEnergy"].append(float(gen_energy[i]) if tm else 0.0)
                 nh = len(c["hit_energy"])
                 hits["ieta"].append(c["hit_ieta"])
                 hits["iphi"].append(c["hit_iphi"])
@@ -413,6 +415,7 @@ def _ecal(ev, rng, p, *, process, ecal, pool, pileup_mu, max_clusters, prompt) -
             "seedIeta": _jag(np.array(cl["seedIeta"], np.int32), cl_counts, np.int32),
             "seedIphi": _jag(np.array(cl["seedIphi"], np.int32), cl_counts, np.int32),
             "isMatched": _jag(np.array(cl["isMatched"], bool), cl_counts, bool),
+            "genEnergy": _jag(np.array(cl["genEnergy"], f32), cl_counts, f32),
         }),
         "CaloHit": ak.zip({
             "ieta": _jag(cat(hits["ieta"], np.int32), hit_counts, np.int32),

@@ -8,8 +8,12 @@ blocks in which a learnable class token attends to the particles; a linear head.
 
 Padding is masked everywhere: padded keys get ``-inf`` attention logits, the
 pair bias of any pair involving padding is zeroed, and the class token never
-sees padded particles, so real outputs do not depend on padding content.
-Attention uses :func:`torch.nn.functional.scaled_dot_product_attention`.
+sees padded particles, so real outputs do not depend on padding content
+(batches arrive cut to their longest jet, :mod:`dl4hep.data.buckets`).
+The symmetric pair features are embedded once per unordered pair and mirrored.
+Attention uses :func:`torch.nn.functional.scaled_dot_product_attention`, except
+in training with dropout, where it runs explicitly with the cheap dropout mask of
+:func:`dl4hep.models.common.dropout_keep`.
 """
 
 from __future__ import annotations
@@ -20,11 +24,41 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dl4hep.models.common import FastDropout, dropout_keep
 from dl4hep.models.specs import ParticleTransformerParams
 
-__all__ = ["ParticleTransformer", "pair_features"]
+__all__ = ["ParticleTransformer", "pair_features", "pair_features_tril"]
 
 _EPS = 1e-8
+
+
+def _kinematics(p4: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-particle ``(pT, y, phi)`` of ``(..., 4)`` four-momenta ``(px, py, pz, E)``."""
+    px, py, pz, e = p4.float().unbind(-1)
+    pt = torch.sqrt(px * px + py * py)
+    rap = 0.5 * torch.log((e + pz).clamp(min=_EPS) / (e - pz).clamp(min=_EPS))
+    return pt, rap, torch.atan2(py, px)
+
+
+def _pair_terms(ki: tuple[Tensor, ...], kj: tuple[Tensor, ...], p4i: Tensor, p4j: Tensor, real: Tensor) -> Tensor:
+    """ln Delta, ln kT, ln z, ln m^2 ``(..., 4)`` of particle pairs (broadcasting ``i`` against ``j``)."""
+    (pti, rapi, phii), (ptj, rapj, phij) = ki, kj
+    dy = rapi - rapj
+    dphi = torch.remainder(phii - phij + math.pi, 2 * math.pi) - math.pi
+    delta = torch.sqrt(dy * dy + dphi * dphi)
+    ptmin = torch.minimum(pti, ptj)
+    psum = p4i.float() + p4j.float()
+    m2 = psum[..., 3] ** 2 - (psum[..., :3] ** 2).sum(-1)
+    feats = torch.stack(
+        [
+            torch.log(delta.clamp(min=_EPS)),
+            torch.log((ptmin * delta).clamp(min=_EPS)),
+            torch.log((ptmin / (pti + ptj).clamp(min=_EPS)).clamp(min=_EPS)),
+            torch.log(m2.clamp(min=_EPS)),
+        ],
+        dim=-1,
+    )
+    return torch.where(real.unsqueeze(-1) & torch.isfinite(feats), feats, feats.new_zeros(()))
 
 
 def pair_features(p4: Tensor, mask: Tensor) -> Tensor:
@@ -39,29 +73,24 @@ def pair_features(p4: Tensor, mask: Tensor) -> Tensor:
         p4: ``(B, P, 4)`` as ``(px, py, pz, E)`` in GeV, zeros for padding.
         mask: ``(B, P)`` bool, True for real particles.
     """
-    p4 = p4.float()
-    px, py, pz, e = p4.unbind(-1)
-    pt = torch.sqrt(px * px + py * py)
-    rap = 0.5 * torch.log((e + pz).clamp(min=_EPS) / (e - pz).clamp(min=_EPS))
-    phi = torch.atan2(py, px)
-    dy = rap.unsqueeze(2) - rap.unsqueeze(1)
-    dphi = torch.remainder(phi.unsqueeze(2) - phi.unsqueeze(1) + math.pi, 2 * math.pi) - math.pi
-    delta = torch.sqrt(dy * dy + dphi * dphi)
-    ptmin = torch.minimum(pt.unsqueeze(2), pt.unsqueeze(1))
-    ptsum = pt.unsqueeze(2) + pt.unsqueeze(1)
-    psum = p4.unsqueeze(2) + p4.unsqueeze(1)
-    m2 = psum[..., 3] ** 2 - (psum[..., :3] ** 2).sum(-1)
-    feats = torch.stack(
-        [
-            torch.log(delta.clamp(min=_EPS)),
-            torch.log((ptmin * delta).clamp(min=_EPS)),
-            torch.log((ptmin / ptsum.clamp(min=_EPS)).clamp(min=_EPS)),
-            torch.log(m2.clamp(min=_EPS)),
-        ],
-        dim=-1,
-    )
-    pair_mask = (mask.unsqueeze(2) & mask.unsqueeze(1)).unsqueeze(-1)
-    return torch.where(pair_mask & torch.isfinite(feats), feats, feats.new_zeros(()))
+    k = _kinematics(p4)
+    ki, kj = tuple(t.unsqueeze(2) for t in k), tuple(t.unsqueeze(1) for t in k)
+    real = mask.unsqueeze(2) & mask.unsqueeze(1)
+    return _pair_terms(ki, kj, p4.unsqueeze(2), p4.unsqueeze(1), real)
+
+
+def pair_features_tril(p4: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The features of :func:`pair_features` for the pairs ``i >= j`` only: ``(B, P(P+1)/2, 4)``, ``i``, ``j``.
+
+    All four are symmetric in ``(i, j)``, so the lower triangle holds every value once:
+    the pair embedding runs on half the pairs and is mirrored (:meth:`ParticleTransformer.pair_bias`).
+    """
+    p = p4.shape[1]
+    i, j = torch.tril_indices(p, p, device=p4.device)
+    pt, rap, phi = _kinematics(p4)
+    ki = (pt[:, i], rap[:, i], phi[:, i])
+    kj = (pt[:, j], rap[:, j], phi[:, j])
+    return _pair_terms(ki, kj, p4[:, i], p4[:, j], mask[:, i] & mask[:, j]), i, j
 
 
 class _Attention(nn.Module):
@@ -86,13 +115,14 @@ class _Attention(nn.Module):
         h = self.heads
         q = self.q(query).view(b, nq, h, d // h).transpose(1, 2)
         k, v = self.kv(context).view(b, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
-        if self.explicit:
+        drop = self.dropout if self.training else 0.0
+        if self.explicit or drop > 0:  # SDPA's own dropout draws a bernoulli per weight (slow on CPU)
             att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // h) + bias.to(q.dtype), dim=-1)
+            if drop > 0:
+                att = att * dropout_keep(att.shape, drop, att.device).to(att.dtype) * (1.0 / (1.0 - drop))
             y = att @ v
         else:
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=bias.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
-            )
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
         return self.out(y.transpose(1, 2).contiguous().reshape(b, nq, d))
 
 
@@ -107,9 +137,9 @@ class _Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(
             nn.Linear(dim, ffn_ratio * dim), nn.GELU(), nn.LayerNorm(ffn_ratio * dim),
-            nn.Dropout(dropout), nn.Linear(ffn_ratio * dim, dim),
+            FastDropout(dropout), nn.Linear(ffn_ratio * dim, dim),
         )
-        self.drop = nn.Dropout(dropout)
+        self.drop = FastDropout(dropout)
 
     def forward(self, x: Tensor, bias: Tensor, cls_token: Tensor | None = None) -> Tensor:
         if cls_token is None:  # particle attention: x attends to x
@@ -125,6 +155,10 @@ class ParticleTransformer(nn.Module):
     """``points`` ``(B, P, F)``, ``points_mask`` ``(B, P)``, ``points_p4`` ``(B, P, 4)`` -> logits ``(B, C)``."""
 
     input_names = ("points", "points_mask", "points_p4")
+    #: Outputs do not depend on the padded width: batches may be cut to their longest cloud.
+    trim_padding = True
+    #: ``precision: auto`` trains it with bf16 autocast on CPUs with native bf16 (faster there).
+    cpu_bf16 = True
 
     def __init__(
         self, params: ParticleTransformerParams, *, num_classes: int, input_dim: int,
@@ -149,26 +183,38 @@ class ParticleTransformer(nn.Module):
         self.blocks = nn.ModuleList(
             _Block(dim, params.num_heads, params.ffn_ratio, params.dropout) for _ in range(params.num_layers)
         )
+        # no dropout in class attention, as in the reference implementation (weaver-core)
         self.cls_blocks = nn.ModuleList(
-            _Block(dim, params.num_heads, params.ffn_ratio, params.dropout) for _ in range(params.num_cls_layers)
+            _Block(dim, params.num_heads, params.ffn_ratio, 0.0) for _ in range(params.num_cls_layers)
         )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
+    def pair_bias(self, p4: Tensor, mask: Tensor) -> Tensor:
+        """Embedded pair features as an attention bias ``(B, H, P, P)``.
+
+        The embedding runs once per unordered pair (the lower triangle, :func:`pair_features_tril`)
+        and one gather mirrors it onto both halves; its backward sums the two halves' gradients.
+        """
+        b, p, _ = p4.shape
+        feats, _, _ = pair_features_tril(p4, mask)
+        u = self.pair_embed(feats).transpose(1, 2).contiguous()  # (B, H, P(P+1)/2)
+        r = torch.arange(p, device=p4.device)
+        hi, lo = torch.maximum(r.unsqueeze(1), r), torch.minimum(r.unsqueeze(1), r)
+        return u.index_select(2, (hi * (hi + 1) // 2 + lo).reshape(-1)).view(b, self.heads, p, p)
+
     def forward(self, points: Tensor, points_mask: Tensor, points_p4: Tensor) -> Tensor:
         b, p, _ = points.shape
         # A graph with no real particle would give an all -inf row: let it see particle 0.
         keys = points_mask.clone()
         keys[:, 0] |= ~points_mask.any(1)
-        key_bias = torch.zeros(b, 1, 1, p, device=points.device).masked_fill(~keys[:, None, None, :], float("-inf"))
         x = self.embed(points)
         x = torch.where(points_mask.unsqueeze(-1), x, x.new_zeros(()))
-        bias = key_bias
+        key_bias = x.new_zeros(b, 1, 1, p).masked_fill(~keys[:, None, None, :], float("-inf"))
         if self.use_pair:
-            u = self.pair_embed(pair_features(points_p4, points_mask))  # (B, P, P, H)
-            bias = key_bias + u.permute(0, 3, 1, 2).float()
+            bias = self.pair_bias(points_p4, points_mask).to(x.dtype) + key_bias
         else:
             bias = key_bias.expand(b, self.heads, p, p)
         for blk in self.blocks:

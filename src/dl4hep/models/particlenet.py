@@ -85,6 +85,10 @@ class ParticleNet(nn.Module):
     """``points`` ``(B, P, F)``, ``points_mask`` ``(B, P)`` -> logits ``(B, C)``."""
 
     input_names = ("points", "points_mask")
+    #: Outputs do not depend on the padded width: batches may be cut to their longest cloud.
+    trim_padding = True
+    #: ``precision: auto`` trains it with bf16 autocast on CPUs with native bf16 (faster there).
+    cpu_bf16 = True
     #: Use :meth:`forward_dense` (padded, traceable; inference only) instead of the torch-geometric path.
     dense = False
 

@@ -19,6 +19,10 @@ class PFN(nn.Module):
     """``points`` ``(B, P, F)``, ``points_mask`` ``(B, P)`` -> logits ``(B, C)``."""
 
     input_names = ("points", "points_mask")
+    #: Outputs do not depend on the padded width: batches may be cut to their longest cloud.
+    trim_padding = True
+    #: ``precision: auto`` trains it with bf16 autocast on CPUs with native bf16 (faster there).
+    cpu_bf16 = True
 
     def __init__(self, params: PFNParams, *, num_classes: int, input_dim: int, point_names: list[str] | None = None):
         super().__init__()

@@ -14,17 +14,19 @@ from torch import Tensor, nn
 
 from dl4hep.models.specs import MODEL_SPECS, parse_hyperparameters
 
-__all__ = ["MODEL_CLASSES", "build_model", "count_flops", "count_parameters", "example_inputs", "model_inputs"]
+__all__ = ["MODEL_CLASSES", "build_model", "count_flops", "count_parameters", "example_inputs", "model_inputs", "trims_padding"]
 
 
 def _classes() -> dict[str, type[nn.Module]]:
+    from dl4hep.models.autoencoder import Autoencoder, SetAutoencoder
     from dl4hep.models.dnn import DNN
     from dl4hep.models.hit_gnn import HitGNN
     from dl4hep.models.particle_transformer import ParticleTransformer
     from dl4hep.models.particlenet import ParticleNet
     from dl4hep.models.pfn import PFN
 
-    return {"dnn": DNN, "pfn": PFN, "particlenet": ParticleNet, "particle_transformer": ParticleTransformer, "hit_gnn": HitGNN}
+    return {"dnn": DNN, "pfn": PFN, "particlenet": ParticleNet, "particle_transformer": ParticleTransformer, "hit_gnn": HitGNN,
+            "autoencoder": Autoencoder, "set_autoencoder": SetAutoencoder}
 
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = _classes()
@@ -53,6 +55,13 @@ def model_inputs(model: nn.Module) -> tuple[str, ...]:
     """Names of the positional input tensors of ``model`` (unwrapping DDP / torch.compile)."""
     inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None) or model
     return tuple(inner.input_names)
+
+
+def trims_padding(model: nn.Module) -> bool:
+    """Whether ``model``'s outputs are independent of the padded width (``trim_padding``), so
+    batches may be cut to their longest point cloud (:mod:`dl4hep.data.buckets`)."""
+    inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None) or model
+    return bool(getattr(inner, "trim_padding", False))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dl4hep.errors import ConfigError, did_you_mean
 
 __all__ = [
+    "AutoencoderParams",
     "DNNParams",
     "HitGNNParams",
     "MODEL_SPECS",
@@ -22,6 +23,7 @@ __all__ = [
     "PFNParams",
     "ParticleNetParams",
     "ParticleTransformerParams",
+    "SetAutoencoderParams",
     "check_model",
     "model_types",
     "parse_hyperparameters",
@@ -116,14 +118,40 @@ class HitGNNParams(_Params):
     coords: list[str] | None = Field(None, description="Point features of the kNN graph, e.g. [ieta, iphi] (default: the first two).")
 
 
+class AutoencoderParams(_Params):
+    """Dense autoencoder on the tabular block; its output is the per-row reconstruction error."""
+
+    hidden: list[int] = Field(default_factory=lambda: [32, 16], min_length=1,
+                              description="Encoder widths (the decoder mirrors them).")
+    latent: int = Field(4, ge=1, description="Bottleneck width: far below the feature count, so only the "
+                        "training (background) manifold is reconstructed well.")
+    activation: Activation = "silu"
+
+
+class SetAutoencoderParams(_Params):
+    """Point-cloud autoencoder: Deep-Sets encoder to a latent vector, decoder to per-particle features."""
+
+    phi_sizes: list[int] = Field(default_factory=lambda: [64, 64], min_length=1,
+                                 description="Per-particle encoder widths before the masked mean.")
+    latent: int = Field(8, ge=1, description="Width of the jet's latent vector.")
+    decoder: list[int] = Field(default_factory=lambda: [64, 64], min_length=1,
+                               description="Widths of the decoder that maps (latent, slot position) to a particle.")
+    activation: Activation = "relu"
+
+
 class ModelSpec(BaseModel):
-    """A registry entry: hyperparameter schema, readable blocks and a one-line description."""
+    """A registry entry: hyperparameter schema, readable blocks and a one-line description.
+
+    ``objective``: ``classifier`` models return class logits (or regression outputs);
+    ``anomaly`` models return one anomaly score per row and train on the background class only.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     params: type[_Params]
     inputs: tuple[str, ...]
     description: str
+    objective: Literal["classifier", "anomaly"] = "classifier"
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
@@ -134,6 +162,10 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         params=ParticleTransformerParams, inputs=("points",), description="Particle Transformer (ParT)"
     ),
     "hit_gnn": ModelSpec(params=HitGNNParams, inputs=("points",), description="EdgeConv GNN on hit clouds"),
+    "autoencoder": ModelSpec(params=AutoencoderParams, inputs=("tabular",), objective="anomaly",
+                             description="Dense autoencoder: reconstruction error as anomaly score"),
+    "set_autoencoder": ModelSpec(params=SetAutoencoderParams, inputs=("points",), objective="anomaly",
+                                 description="Deep-Sets point-cloud autoencoder: reconstruction error as anomaly score"),
 }
 
 

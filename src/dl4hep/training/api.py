@@ -26,12 +26,12 @@ import random
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dl4hep.config import AnalysisConfig, ModelConfig, TrainingConfig
@@ -46,8 +46,14 @@ from dl4hep.data.tensors import (
 )
 from dl4hep.errors import ConfigError, DataError
 from dl4hep.io.atomic import atomic_output
-from dl4hep.models.registry import build_model, count_flops, count_parameters, example_inputs
-from dl4hep.models.specs import parse_hyperparameters
+from dl4hep.models.registry import (
+    build_model,
+    count_flops,
+    count_parameters,
+    example_inputs,
+    trims_padding,
+)
+from dl4hep.models.specs import MODEL_SPECS, parse_hyperparameters
 from dl4hep.progress import progress as progress_bar
 from dl4hep.provenance import write_provenance
 from dl4hep.training.checkpoint import (
@@ -58,9 +64,17 @@ from dl4hep.training.checkpoint import (
     save_checkpoint,
 )
 from dl4hep.training.devices import pick_device
+from dl4hep.training.host_memory import keep_freed_memory
+from dl4hep.training.objectives import (
+    Objective,
+    make_objective,
+    nan_if,
+    restrict_rows,
+    weighted_cross_entropy,
+)
 from dl4hep.training.schedules import lr_multiplier
 
-__all__ = ["HISTORY_COLUMNS", "derive_seed", "model_summary", "pick_device", "train_model"]
+__all__ = ["HISTORY_COLUMNS", "derive_seed", "model_summary", "pick_device", "train_model", "weighted_cross_entropy"]
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +99,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _autocast(cfg: TrainingConfig, device: torch.device) -> contextlib.AbstractContextManager:
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (AVX512-BF16 or AMX), where bf16 matmuls beat fp32."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _autocast(cfg: TrainingConfig, device: torch.device, net: nn.Module | None = None) -> contextlib.AbstractContextManager:
+    """bf16 autocast for ``precision: bf16``; for ``auto`` on CUDA, and on a CPU with native bf16 for
+    models measured to gain from it there (``cpu_bf16 = True``: the point-cloud models, docs/benchmarks.md)."""
+    cpu_auto = device.type == "cpu" and bool(getattr(net, "cpu_bf16", False)) and _cpu_has_bf16()
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and (device.type == "cuda" or cpu_auto))
     if bf16 and device.type in ("cuda", "cpu"):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -149,16 +174,6 @@ def _class_weights(labels: Tensor, weights: Tensor, n_classes: int, mode: str) -
     out = torch.ones(n_classes, dtype=torch.float64)
     out[present] = sums[present].sum() / (present.sum() * sums[present])
     return out
-
-
-def weighted_cross_entropy(logits: Tensor, labels: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-sample cross entropy times ``weights``; returns ``(weighted sum, |weight| sum)``.
-
-    The batch loss is their ratio, so the loss scale does not depend on the
-    overall weight normalisation; negative (NLO) weights are allowed.
-    """
-    ce = F.cross_entropy(logits.float(), labels, reduction="none")
-    return (ce * weights).sum(), weights.abs().sum()
 
 
 def _roc_auc(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -230,9 +245,11 @@ def _resolve(config: AnalysisConfig, task: str, model: str, dataset_dir: Path) -
             f"{where}.hyperparameters.use_pair_features is true but the dataset has no points_p4; "
             "set use_pair_features: false or use a feature set that writes four-momenta"
         )
+    objective = make_objective(tcfg, mcfg, anomaly=MODEL_SPECS[mcfg.type].objective == "anomaly")
     info = {
         "name": model, "task": task, "type": mcfg.type, "hyperparameters": params.model_dump(mode="json"),
         "input": spec.to_dict(), "classes": list(tcfg.classes), "background": tcfg.background_class,
+        "num_outputs": objective.n_outputs, "objective": objective.state,
     }
     return mcfg, info, spec, meta
 
@@ -267,7 +284,7 @@ def model_summary(net: nn.Module, spec: InputSpec) -> dict[str, Any]:
 def train_model(
     *, config: AnalysisConfig, task: str, model: str, dataset_dir: Path, out_dir: Path, resume: bool = False,
     summary_only: bool = False, stop_after: int | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    progress: bool = True,
+    progress: bool = True, on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` of ``task`` on ``dataset_dir``; write checkpoints and logs into ``out_dir``.
 
@@ -283,6 +300,8 @@ def train_model(
         memory_budget: Splits larger than this many bytes are streamed by parquet row group.
         progress: Report progress within each epoch on stderr: a tqdm bar on a terminal, else a
             one-line log record every ``DL4HEP_PROGRESS_INTERVAL`` seconds (:mod:`dl4hep.progress`).
+        on_epoch: Called on rank 0 with each epoch's history row after its checkpoint is written;
+            an exception it raises ends training (the hyperparameter search prunes trials this way).
 
     Returns:
         Summary dict: epochs run, best epoch and validation loss, parameters, device.
@@ -293,7 +312,7 @@ def train_model(
     seed = derive_seed(config.seed, model)
     seed_everything(seed)
     net = build_model(
-        info["type"], info["hyperparameters"], num_classes=len(info["classes"]), input_dim=spec.input_dim,
+        info["type"], info["hyperparameters"], num_classes=info["num_outputs"], input_dim=spec.input_dim,
         point_names=spec.names, where=f"tasks.{task}.models.{model}",
     )
     summary = {"task": task, "model": model, "type": info["type"], **model_summary(net, spec)}
@@ -313,11 +332,12 @@ def train_model(
         # batch statistics over the global batch, as one process would see them (CUDA only in torch)
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
     dist.start(device)
+    keep_freed_memory()  # no page faults from re-allocated step tensors (host_memory.py)
     try:
         return _fit(
             net=net, info=info, spec=spec, meta=meta, mcfg=mcfg, tcfg=tcfg, seed=seed, dataset_dir=dataset_dir,
             out_dir=out_dir, resume=resume, stop_after=stop_after, memory_budget=memory_budget, device=device,
-            dist=dist, summary=summary, progress=progress,
+            dist=dist, summary=summary, progress=progress, on_epoch=on_epoch,
         )
     finally:
         dist.stop()
@@ -327,34 +347,34 @@ def _fit(
     *, net: nn.Module, info: dict, spec: InputSpec, meta: dict, mcfg: ModelConfig, tcfg: TrainingConfig, seed: int,
     dataset_dir: Path, out_dir: Path, resume: bool, stop_after: int | None, memory_budget: int,
     device: torch.device, dist: _Dist, summary: dict, progress: bool,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     n_classes = len(info["classes"])
     names = input_names(net)
-    extra = ("label", "train_weight")
+    objective = Objective.from_state(info["objective"])
+    extra = objective.extra
 
     # data -------------------------------------------------------------------------------------
     label_w = load_columns(dataset_dir, "train", extra, max_rows=tcfg.max_train_samples)
     train_labels = label_w["label"].long()
     if len(train_labels) == 0:
         raise DataError(f"the train split of {dataset_dir} is empty; there is nothing to train on")
-    present = torch.unique(train_labels).tolist()
-    if len(present) < 2:
-        raise DataError(
-            f"the train split of {dataset_dir} holds only class {[info['classes'][i] for i in present]}; "
-            f"training needs at least two of {info['classes']} (check samples and selection)"
-        )
+    objective.setup(label_w, info["classes"], f"the train split of {dataset_dir}")
+    info["objective"] = objective.state  # the target's mean and std travel to prediction
     ev_w = label_w["train_weight"].double() if tcfg.use_event_weights else torch.ones(len(train_labels), dtype=torch.float64)
     cls_w = _class_weights(train_labels, ev_w, n_classes, tcfg.class_weights).to(device)
     data_gen = torch.Generator().manual_seed(seed)
     train_batches = make_batches(
         dataset_dir, "train", spec, extra=extra, batch_size=tcfg.batch_size, shuffle=True, generator=data_gen,
         device=device, rank=dist.rank, world_size=dist.world, skip_singleton=True, memory_budget=memory_budget,
-        max_rows=tcfg.max_train_samples,
+        max_rows=tcfg.max_train_samples, trim=trims_padding(net), bucket_window=tcfg.bucket_window,
     )
     val_batches = make_batches(
         dataset_dir, "val", spec, extra=extra, batch_size=max(tcfg.batch_size, 1024), shuffle=False, generator=None,
-        device=device, memory_budget=memory_budget,
+        device=device, memory_budget=memory_budget, trim=trims_padding(net), by_length=True,
     )
+    train_batches = restrict_rows(train_batches, objective, f"the train split of {dataset_dir}")
+    val_batches = restrict_rows(val_batches, objective, f"the val split of {dataset_dir}")
     if val_batches.n == 0:
         raise DataError(f"the val split of {dataset_dir} is empty; early stopping and best.pt need validation rows")
     steps_per_epoch = max(1, len(train_batches))
@@ -426,9 +446,9 @@ def _fit(
             labels = batch["label"].long()
             w = (batch["train_weight"].float() if tcfg.use_event_weights else torch.ones_like(labels, dtype=torch.float32))
             w = w * cls_w[labels].float()
-            with _autocast(tcfg, device):
+            with _autocast(tcfg, device, net):
                 logits = model_fwd(*[batch[n] for n in names])
-            num, den = weighted_cross_entropy(logits, labels, w)
+            num, den = objective.loss(logits, batch, w)
             # DDP averages the ranks' gradients: dividing each rank's sum by the global batch
             # weight / world size makes that average the gradient of the global-batch loss
             loss = num * dist.world / dist.all_sum(den).clamp_min(1e-12)
@@ -440,7 +460,7 @@ def _fit(
             scheduler.step()
             sum_loss += num.detach().double()
             sum_w += den.detach().double()
-            correct += (logits.detach().argmax(1) == labels).sum()
+            correct += objective.correct(logits.detach(), batch)
             seen += len(labels)
             if step % 50 == 0 and bar.disable is False:
                 bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
@@ -451,11 +471,11 @@ def _fit(
             torch.distributed.all_reduce(totals)
             sum_loss, sum_w, correct, seen = totals[0], totals[1], totals[2].long(), int(totals[3].item())
         train_loss = float((sum_loss / sum_w.clamp_min(1e-12)).item())
-        train_acc = correct.item() / max(1, seen)
+        train_acc = nan_if(objective.kind, correct.item() / max(1, seen))
 
         stop_flag = 0.0
         if dist.main:
-            val = evaluate(net, val_batches, names=names, cls_w=cls_w, tcfg=tcfg, device=device)
+            val = evaluate(net, val_batches, names=names, cls_w=cls_w, tcfg=tcfg, device=device, objective=objective)
             row = {
                 "epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"], "train_acc": train_acc,
                 "val_acc": val["acc"], "val_auc": val["auc"], "lr": optimizer.param_groups[0]["lr"],
@@ -489,6 +509,13 @@ def _fit(
             if stop:
                 log.info("early stopping after %d epochs without a better validation loss", bad_epochs)
             stop_flag = 1.0 if stop else 0.0
+            if on_epoch is not None:
+                try:
+                    on_epoch(row)
+                except BaseException:
+                    if writer is not None:
+                        writer.close()
+                    raise
         epochs_run += 1
         if dist.broadcast(stop_flag, device) > 0:
             break
@@ -518,9 +545,13 @@ def _fit(
 @torch.no_grad()
 def evaluate(
     net: nn.Module, batches: Any, *, names: tuple[str, ...], cls_w: Tensor, tcfg: TrainingConfig,
-    device: torch.device,
+    device: torch.device, objective: Objective | None = None,
 ) -> dict[str, float]:
-    """Weighted loss, accuracy and ROC AUC (one-vs-rest macro for several classes) on a split."""
+    """Weighted loss, accuracy and ROC AUC (one-vs-rest macro for several classes) on a split.
+
+    Accuracy and AUC are NaN for objectives other than classification.
+    """
+    objective = objective or Objective("classification", "cross_entropy", len(cls_w))
     net.eval()
     num = torch.zeros((), dtype=torch.float64, device=device)
     den = torch.zeros((), dtype=torch.float64, device=device)
@@ -529,9 +560,9 @@ def evaluate(
         labels = batch["label"].long()
         w = batch["train_weight"].float() if tcfg.use_event_weights else torch.ones_like(labels, dtype=torch.float32)
         w = w * cls_w[labels].float()
-        with _autocast(tcfg, device):
+        with _autocast(tcfg, device, net):
             logits = net(*[batch[n] for n in names])
-        a, b = weighted_cross_entropy(logits, labels, w)
+        a, b = objective.loss(logits, batch, w)
         num += a.double()
         den += b.double()
         probs.append(torch.softmax(logits.float(), 1).cpu())
@@ -540,8 +571,8 @@ def evaluate(
     y = torch.cat(labels_all).numpy()
     return {
         "loss": float((num / den.clamp_min(1e-12)).item()),
-        "acc": float((p.argmax(1) == y).mean()) if len(y) else float("nan"),
-        "auc": _roc_auc(y, p),
+        "acc": nan_if(objective.kind, float((p.argmax(1) == y).mean()) if len(y) else float("nan")),
+        "auc": _roc_auc(y, p) if objective.kind == "classification" else float("nan"),
     }
 
 

@@ -74,7 +74,8 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[nn.Module, InputSpec]:
     info = ckpt["model"]
     spec = InputSpec.from_dict(info["input"])
     net = build_model(
-        info["type"], info["hyperparameters"], num_classes=len(info["classes"]), input_dim=spec.input_dim,
+        info["type"], info["hyperparameters"], num_classes=info.get("num_outputs", len(info["classes"])),
+        input_dim=spec.input_dim,
         point_names=spec.names,
     )
     net.load_state_dict(ckpt["state_dict"])
