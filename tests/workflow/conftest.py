@@ -56,10 +56,10 @@ def mini_local_run(tmp_path_factory) -> MiniRun:
     return MiniRun(Path(cfg.output), cfgfile, cfg, seconds)
 
 
-def planned_jobs(cfgfile: Path) -> dict[str, int]:
+def planned_jobs(*cfgfiles: Path | str) -> dict[str, int]:
     """Jobs per rule that ``snakemake -n`` plans for a config from scratch (its "Job stats" table)."""
-    res = run_snakemake(REPO, "-n", "--forceall", "--configfile", str(cfgfile), timeout=300)
+    res = run_snakemake(REPO, "-n", "--forceall", "--configfile", *map(str, cfgfiles), timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
-    table = res.stdout.split("Job stats:", 1)[1]
+    table = res.stdout.split("Job stats:", 1)[1].split("\ntotal", 1)[0]
     rows = (line.split() for line in table.splitlines())
     return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit() and row[0] != "total"}

@@ -20,13 +20,15 @@ import pytest
 import yaml
 
 from tests.paths import REPO
+from tests.workflow.conftest import planned_jobs
 
 pytestmark = pytest.mark.workflow
 
 #: lxplus flavours and their limits in minutes (CERN batch documentation).
 FLAVOURS = {"espresso": 20, "microcentury": 60, "longlunch": 120, "workday": 480, "tomorrow": 1440,
             "testmatch": 4320, "nextweek": 10080}
-RULES = {"generate", "features", "dataset", "train", "predict", "export", "evaluate"}
+#: rules whose jobs train networks (and ask for the GPUs of their model)
+TRAINING_RULES = {"train", "train_fold", "search_worker"}
 
 
 def _env() -> dict[str, str]:
@@ -73,9 +75,15 @@ def _rule_threads() -> dict[str, int]:
     return out
 
 
-def test_every_rule_gets_a_submit_description(submits):
-    assert {s["rule"] for s in submits} == RULES
-    assert len(submits) == 47  # every job of the mini DAG but `all`
+@pytest.fixture(scope="module")
+def planned(overrides) -> dict[str, int]:
+    return planned_jobs(REPO / "configs/mini.yaml", overrides)
+
+
+def test_every_rule_gets_a_submit_description(submits, planned):
+    assert {s["rule"] for s in submits} == set(planned) - {"all"}
+    assert {"generate", "features", "dataset", "train", "predict", "export", "evaluate", "apply"} <= set(planned)
+    assert len(submits) == sum(planned.values()) - 1  # every job of the mini DAG but `all`
 
 
 def test_requests_follow_each_rules_resources(submits):
@@ -94,7 +102,7 @@ def test_gpus_only_for_training_that_uses_them(submits):
     gpu_requests = {(s["rule"], s["wildcards"].get("task"), s["wildcards"].get("model")): s["submit"].get("request_gpus")
                     for s in submits}
     for (rule, task, model), gpus in gpu_requests.items():
-        if rule != "train":
+        if rule not in TRAINING_RULES:
             assert gpus is None, f"{rule} asks for a GPU"
         elif (task, model) == ("dilepton", "dnn"):
             assert gpus is None, "a model with device: cpu must not ask for a GPU"
@@ -102,11 +110,12 @@ def test_gpus_only_for_training_that_uses_them(submits):
             assert gpus == "2"
         else:
             assert gpus == "1", (task, model)
-    train = [s for s in submits if s["rule"] == "train"]
+    train = [s for s in submits if s["rule"] in TRAINING_RULES]
+    assert {s["rule"] for s in train} == TRAINING_RULES  # the mini config has all three kinds
     assert {s["submit"]["MY.JobFlavour"] for s in train} == {'"tomorrow"'}
 
 
-def test_train_rule_launches_one_process_per_gpu(overrides):
+def test_train_rule_launches_one_process_per_gpu(overrides, planned):
     res = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1024", "--configfile", "configs/mini.yaml",
          str(overrides)],
@@ -114,7 +123,7 @@ def test_train_rule_launches_one_process_per_gpu(overrides):
     )
     assert res.returncode == 0, res.stderr[-3000:]
     commands = [line for line in res.stdout.splitlines() if " train --config " in line]
-    assert len(commands) == 7
+    assert len(commands) == planned["train"] + planned.get("train_fold", 0)
     nproc = {re.search(r"--model (\w+)", c).group(1) + "@" + re.search(r"--task (\w+)", c).group(1):
              re.search(r"--nproc (\d+)", c).group(1) for c in commands}
     assert nproc["pfn@jets"] == "2"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dl4hep.config import load_analysis
 from tests.paths import REAL_DATA
 
 pytestmark = pytest.mark.workflow
@@ -29,13 +30,15 @@ def test_default_config_dry_run_lists_the_whole_analysis(repo, tmp_path):
     text = res.stdout + res.stderr
     for rule in ("generate", "features", "dataset", "train", "predict", "export", "evaluate", "all"):
         assert f"rule {rule}:" in text or f"{rule} " in text, f"rule {rule} missing from the DAG"
-    # default config: 2 chunks x 10 samples generated, 7 models trained
+    # every generated chunk, every model trained once (no K-fold in the default), one evaluation per task
     assert "generate" in text and "train" in text
     job_counts = {line.split()[0]: int(line.split()[1]) for line in text.splitlines()
                   if len(line.split()) == 2 and line.split()[1].isdigit()}
-    assert job_counts.get("generate") == 20
-    assert job_counts.get("train") == 7
-    assert job_counts.get("evaluate") == 3
+    cfg = load_analysis(repo / "configs/config.yaml")
+    assert job_counts.get("generate") == sum(s.chunks for t in cfg.tasks.values() for s in t.samples.values()
+                                             if s.generator is not None)
+    assert job_counts.get("train") == sum(len(t.models) for t in cfg.tasks.values())
+    assert job_counts.get("evaluate") == len(cfg.tasks)
     assert not (tmp_path / "out").exists(), "a dry run must not write outputs"
 
 
