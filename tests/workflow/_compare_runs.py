@@ -27,7 +27,7 @@ from typing import Any
 TIMING_COLUMNS = {"samples_per_s", "epoch_time_s"}
 VOLATILE_KEYS = {"time", "host", "hostname", "created", "timestamp", "time_total_s", "events_per_s", "seconds",
                  "elapsed_s", "time_pythia_s", "time_detector_s", "time_write_s", "samples_per_s", "epoch_time_s"}
-PRESENCE_ONLY = (".png", ".pdf", ".onnx", ".tsv", ".log")
+PRESENCE_ONLY = (".png", ".pdf", ".onnx", ".tsv", ".log", ".journal")  # Optuna's journal holds trial times
 NUMBER = re.compile(r"-?\d+\.\d+(?:[eE][-+]?\d+)?|-?\d+(?:[eE][-+]?\d+)")
 
 
@@ -82,8 +82,13 @@ def _root_equal(pa: Path, pb: Path) -> bool:
 def _parquet(pa: Path, pb: Path, roots: tuple[Path, Path], rtol: float, atol: float) -> str:
     import numpy as np
     import pyarrow.parquet as pq
+    import pyarrow.types as pa_types
 
     ta, tb = pq.read_table(pa), pq.read_table(pb)
+    while any(pa_types.is_struct(f.type) for f in ta.schema):  # records (observers) as columns: NaN-aware below
+        ta = ta.flatten()
+    while any(pa_types.is_struct(f.type) for f in tb.schema):
+        tb = tb.flatten()
 
     def meta(t, root):  # key-value metadata, with the run's own output path replaced
         return {k: v.decode(errors="replace").replace(str(root), "<OUT>") for k, v in (t.schema.metadata or {}).items()}

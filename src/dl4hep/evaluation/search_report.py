@@ -68,7 +68,9 @@ def _importances(study: optuna.Study) -> dict[str, float]:
     if len(complete) < 2 or not any(t.params for t in complete):
         return {}
     try:
-        return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        # a seeded forest, so that a rerun reports the same importances
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        return {k: float(v) for k, v in optuna.importance.get_param_importances(study, evaluator=evaluator).items()}
     except (RuntimeError, ValueError) as err:  # e.g. every trial drew the same values
         log.warning("parameter importances not computed: %s", err)
         return {}
