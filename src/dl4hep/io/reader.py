@@ -158,8 +158,8 @@ def _branch_missing(tree: Any, schema: InputSchema, location: str, branch: str, 
 
 def _plan_columns(tree: Any, names: set[str], s: InputSchema, needs: Needs, location: str) -> list[_Column]:
     """Map the event identity, the weight and every needed field to a column of ``tree``."""
-    wanted: list[tuple[str | None, str, str, str, bool]] = [  # (collection, field, branch, key, jagged)
-        (None, logical, branch, key, False)
+    wanted: list[tuple[str | None, str, str, str, bool, bool]] = [  # (collection, field, branch, key, jagged, required)
+        (None, logical, branch, key, False, True)
         for logical, branch, key in (
             ("run", s.event_id.run, "event_id.run"),
             ("luminosityBlock", s.event_id.luminosityBlock, "event_id.luminosityBlock"),
@@ -181,14 +181,14 @@ def _plan_columns(tree: Any, names: set[str], s: InputSchema, needs: Needs, loca
                         + f" Add '{fname}: <branch>' under collections.{coll}.fields."
                     )
                 continue
-            if ntuples.field_name(tree, branch, names) is None and not required:
-                log.warning("%s has no branch '%s' for the optional field %s.%s; the features that use it are NaN",
-                         location, branch, coll, fname)
-                continue
-            wanted.append((coll, fname, branch, f"{coll}.{fname}", spec.counter is not None))
+            wanted.append((coll, fname, branch, f"{coll}.{fname}", spec.counter is not None, required))
     columns = []
-    for coll, fname, branch, key, jagged in wanted:
+    for coll, fname, branch, key, jagged, required in wanted:
         column = ntuples.field_name(tree, branch, names)
+        if column is None and not required:
+            log.warning("%s has no branch '%s' for the optional field %s; the features that use it are NaN",
+                        location, branch, key)
+            continue
         if column is None and key == "weight" and is_collision_data(names):
             log.info("%s has no generator weight '%s' and no generator branches: collision data, weight 1",
                      location, branch)

@@ -69,11 +69,7 @@ def score_tensors(
     net: torch.nn.Module, tensors: dict[str, torch.Tensor], *, device: torch.device, batch_size: int = 2048
 ) -> np.ndarray:
     """Softmax probabilities ``(N, C)`` float32 of normalised model inputs (``arrays_to_tensors`` output), in batches."""
-    names = input_names(net)
-    batches = TensorBatches({k: tensors[k] for k in names}, batch_size=batch_size, device=device,
-                            trim=trims_padding(net), by_length=True)
-    probs = torch.cat([torch.softmax(net(*[b[k] for k in names]).float(), dim=1).cpu() for b in batches])
-    return probs[torch.argsort(batches.order)].numpy()  # point clouds ran shortest first (less padding)
+    return torch.softmax(raw_outputs(net, tensors, device=device, batch_size=batch_size), dim=1).numpy()
 
 
 @torch.no_grad()
