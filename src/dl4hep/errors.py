@@ -9,7 +9,11 @@ matches, and how to fix it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "BranchNotFoundError",
@@ -20,6 +24,7 @@ __all__ = [
     "InputFileError",
     "MissingDependencyError",
     "did_you_mean",
+    "format_validation_error",
 ]
 
 
@@ -62,3 +67,28 @@ def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
     if len(matches) == 1:
         return f" Did you mean '{matches[0]}'?"
     return " Did you mean one of " + ", ".join(f"'{m}'" for m in matches) + "?"
+
+
+AllowedKeys = Iterable[str] | Callable[[tuple[Any, ...]], Iterable[str]]
+
+
+def format_validation_error(err: ValidationError, header: str, *, prefix: str = "",
+                            allowed: AllowedKeys | None = None, kind: str = "key") -> str:
+    """One message for a pydantic ``ValidationError``: ``header``, then one line per error.
+
+    Each line names the full key path (``prefix`` + the error's location). An unknown key gets
+    the nearest allowed names and the list of allowed ones; ``allowed`` is either that list or a
+    function of the parent location (nested models allow different keys at each level). Every
+    config, schema, option and hyperparameter error of dl4hep goes through here, so they read alike.
+    """
+    lines = [header]
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        path = ".".join(str(p) for p in (prefix, *loc) if str(p) != "")
+        if e["type"] == "extra_forbidden":
+            names = sorted(allowed(loc[:-1]) if callable(allowed) else (allowed or ()))
+            hint = did_you_mean(str(loc[-1]), names)
+            lines.append(f"  unknown {kind} '{path}'.{hint} Allowed here: {names}")
+        else:
+            lines.append(f"  {path or '<top>'}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
