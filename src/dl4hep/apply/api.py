@@ -20,6 +20,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from dl4hep.apply.friend import FILL, FriendWriter
 from dl4hep.apply.rows import is_event_level, model_tensors, object_index, row_counts, usable_rows
 from dl4hep.apply.scorer import Scorer, input_metadata, load_scorer
 from dl4hep.config import AnalysisConfig
+from dl4hep.contracts import WEIGHT, observer_column, score_column
 from dl4hep.errors import ConfigError, did_you_mean
 from dl4hep.features.api import FeaturePlan
 from dl4hep.features.base import FeatureOutput
@@ -73,9 +75,9 @@ def _ints(a: Any) -> np.ndarray:
 def _table_schema(classes: list[str], observers: list[str], event_level: bool) -> pa.Schema:
     fields = [pa.field(k, pa.int64()) for k in _KEYS]
     fields += [] if event_level else [pa.field("object", pa.int64())]
-    fields += [pa.field("weight", pa.float64())]
-    fields += [pa.field(f"score_{c}", pa.float32()) for c in classes]
-    fields += [pa.field(f"obs_{o}", pa.float32()) for o in observers]
+    fields += [pa.field(WEIGHT, pa.float64())]
+    fields += [pa.field(score_column(c), pa.float32()) for c in classes]
+    fields += [pa.field(observer_column(o), pa.float32()) for o in observers]
     return pa.schema(fields)
 
 
@@ -115,15 +117,104 @@ class _Chunk:
         cols: dict[str, Any] = {k: _ints(chunk[k])[ev] for k in _KEYS}
         if not event_level:
             cols["object"] = object_index(self.rows, self.counts)[keep]
-        cols["weight"] = np.asarray(ak.to_numpy(chunk["weight"]), np.float64)[ev]
-        cols.update({f"score_{c}": self.scores[keep, i] for i, c in enumerate(classes)})
+        cols[WEIGHT] = np.asarray(ak.to_numpy(chunk["weight"]), np.float64)[ev]
+        cols.update({score_column(c): self.scores[keep, i] for i, c in enumerate(classes)})
         cols.update(
             {
-                f"obs_{o}": np.asarray(self.rows.observers[o], np.float32)[keep]
+                observer_column(o): np.asarray(self.rows.observers[o], np.float32)[keep]
                 for o in plan.observers
             }
         )
         return pa.table(cols, schema=schema)
+
+
+@dataclass
+class _Job:
+    """Everything ``apply`` checks and builds before writing: features, selection, scorer, reader."""
+
+    task: str
+    plan: FeaturePlan
+    scorer: Scorer
+    spec: Any
+    selection: Any
+    reader: ChunkReader
+    event_level: bool
+    table_schema: pa.Schema
+
+
+def _task_selection(tcfg: Any, plan: FeaturePlan, task: str) -> Any:
+    if not tcfg.selection:
+        return None
+    available = sorted(set(plan.observers) | set(plan.tabular))
+    return compile_selection(tcfg.selection, available, where=f"tasks.{task}.selection")
+
+
+def _checked_scorer(model: str | Path, tcfg: Any, task: str, batch_size: int) -> Scorer:
+    scorer = load_scorer(model, batch_size=batch_size)
+    if scorer.classes != list(tcfg.classes):
+        raise ConfigError(
+            f"model {scorer.source} was trained for classes {scorer.classes} but task '{task}' has "
+            f"{tcfg.classes}; apply it with the config it was trained with"
+        )
+    return scorer
+
+
+def _prepare(config: AnalysisConfig, task: str, model: str | Path, inputs: Sequence[str],
+             friend: Path | None, sample: str | None, batch_size: int) -> _Job:
+    """Open and check everything (config, model, every input) before anything is written."""
+    tcfg = config.task(task)
+    plan = FeaturePlan(tcfg, task)
+    schema = task_schema(config, task, sample)
+    selection = _task_selection(tcfg, plan, task)
+    scorer = _checked_scorer(model, tcfg, task, batch_size)
+    names = plan.tabular if scorer.block == "tabular" else plan.points
+    spec = scorer.input_spec(list(names), plan.max_points, task=task)
+    reader = ChunkReader(list(inputs), schema, plan.needs, step_size=tcfg.reading.step_size)  # checks every input
+    if friend is not None and len(reader.inputs) != 1:
+        raise ConfigError(
+            f"--friend needs exactly one input file (a friend tree follows one file's entries); "
+            f"got {len(reader.inputs)}: {reader.inputs[:3]}"
+        )
+    event_level = is_event_level([s[0] for s in plan.sets])
+    return _Job(task, plan, scorer, spec, selection, reader, event_level,
+                _table_schema(scorer.classes, plan.observers, event_level))
+
+
+def _write_empty_friend(friend_writer: FriendWriter, n_classes: int) -> None:
+    """No entries at all: the friend is still an empty, typed tree."""
+    friend_writer.write(
+        {k: np.zeros(0, np.int64) for k in _KEYS},
+        np.zeros(0, np.int64),
+        np.zeros((0, n_classes), np.float32),
+        np.zeros(0, bool),
+    )
+
+
+def _score_all(job: _Job, out: Path, friend: Path | None, summary: dict[str, Any]) -> None:
+    """Score every chunk into ``out`` (and ``friend``), both written atomically; counts go to ``summary``."""
+    classes = job.scorer.classes
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_output(Path(out)))
+        writer = stack.enter_context(pq.ParquetWriter(tmp, job.table_schema, compression="zstd"))
+        friend_writer = None
+        if friend is not None:
+            friend_tmp = stack.enter_context(atomic_output(Path(friend)))
+            friend_writer = FriendWriter(friend_tmp, classes, event_level=job.event_level)
+            stack.callback(friend_writer.close)
+        bar = tqdm(total=job.reader.num_chunks, desc=f"apply {job.task}", unit="chunk", file=sys.stderr,
+                   disable=None, leave=False)
+        for chunk in job.reader:
+            rows = job.plan.compute(chunk, job.reader.schema)
+            part = _Chunk(job.plan, job.scorer, job.spec, job.selection, rows, len(chunk))
+            writer.write_table(part.table(chunk, job.table_schema, job.plan, classes, job.event_level))
+            if friend_writer is not None:
+                friend_writer.write({k: _ints(chunk[k]) for k in _KEYS}, part.counts, part.scores, part.selected)
+            summary["rows"] += len(part.rows)
+            summary["scored"] += int(part.selected.sum())
+            bar.update(1)
+        bar.close()
+        if friend_writer is not None and not friend_writer.started:
+            _write_empty_friend(friend_writer, len(classes))
 
 
 def apply_model(
@@ -153,88 +244,18 @@ def apply_model(
     Raises:
         ConfigError, InputFileError, BranchNotFoundError: before anything is written.
     """
-    tcfg = config.task(task)
-    plan = FeaturePlan(tcfg, task)
-    schema = task_schema(config, task, sample)
-    selection = None
-    if tcfg.selection:
-        available = sorted(set(plan.observers) | set(plan.tabular))
-        selection = compile_selection(tcfg.selection, available, where=f"tasks.{task}.selection")
-    scorer = load_scorer(model, batch_size=batch_size)
-    if scorer.classes != list(tcfg.classes):
-        raise ConfigError(
-            f"model {scorer.source} was trained for classes {scorer.classes} but task '{task}' has "
-            f"{tcfg.classes}; apply it with the config it was trained with"
-        )
-    names = plan.tabular if scorer.block == "tabular" else plan.points
-    spec = scorer.input_spec(list(names), plan.max_points, task=task)
-    reader = ChunkReader(
-        list(inputs), schema, plan.needs, step_size=tcfg.reading.step_size
-    )  # checks every input
-    if friend is not None and len(reader.inputs) != 1:
-        raise ConfigError(
-            f"--friend needs exactly one input file (a friend tree follows one file's entries); "
-            f"got {len(reader.inputs)}: {reader.inputs[:3]}"
-        )
-    event_level = is_event_level([s[0] for s in plan.sets])
-    table_schema = _table_schema(scorer.classes, plan.observers, event_level)
+    job = _prepare(config, task, model, inputs, friend, sample, batch_size)
     summary: dict[str, Any] = {
-        "inputs": list(reader.inputs),
-        "entries": reader.num_entries,
-        "rows": 0,
-        "scored": 0,
-        "classes": scorer.classes,
-        "out": str(out),
-        "friend": str(friend) if friend else None,
+        "inputs": list(job.reader.inputs), "entries": job.reader.num_entries, "rows": 0, "scored": 0,
+        "classes": job.scorer.classes, "out": str(out), "friend": str(friend) if friend else None,
     }
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(atomic_output(Path(out)))
-        writer = stack.enter_context(pq.ParquetWriter(tmp, table_schema, compression="zstd"))
-        friend_writer = None
-        if friend is not None:
-            friend_tmp = stack.enter_context(atomic_output(Path(friend)))
-            friend_writer = FriendWriter(friend_tmp, scorer.classes, event_level=event_level)
-            stack.callback(friend_writer.close)
-        bar = tqdm(
-            total=reader.num_chunks,
-            desc=f"apply {task}",
-            unit="chunk",
-            file=sys.stderr,
-            disable=None,
-            leave=False,
-        )
-        for chunk in reader:
-            part = _Chunk(
-                plan, scorer, spec, selection, plan.compute(chunk, reader.schema), len(chunk)
-            )
-            writer.write_table(part.table(chunk, table_schema, plan, scorer.classes, event_level))
-            if friend_writer is not None:
-                keys = {k: _ints(chunk[k]) for k in _KEYS}
-                friend_writer.write(keys, part.counts, part.scores, part.selected)
-            summary["rows"] += len(part.rows)
-            summary["scored"] += int(part.selected.sum())
-            bar.update(1)
-        bar.close()
-        if (
-            friend_writer is not None and not friend_writer.started
-        ):  # no entries: an empty, typed tree
-            friend_writer.write(
-                {k: np.zeros(0, np.int64) for k in _KEYS},
-                np.zeros(0, np.int64),
-                np.zeros((0, len(scorer.classes)), np.float32),
-                np.zeros(0, bool),
-            )
+    _score_all(job, out, friend, summary)
     write_provenance(
         Path(out),
         stage="apply",
-        config={"task": task, "task_config": tcfg.model_dump(mode="json")},
-        extra={"summary": summary, **input_metadata(scorer)},
+        config={"task": task, "task_config": config.task(task).model_dump(mode="json")},
+        extra={"summary": summary, **input_metadata(job.scorer)},
     )
-    log.info(
-        "apply %s: scored %d of %d rows from %d entries",
-        task,
-        summary["scored"],
-        summary["rows"],
-        summary["entries"],
-    )
+    log.info("apply %s: scored %d of %d rows from %d entries", task, summary["scored"], summary["rows"],
+             summary["entries"])
     return summary

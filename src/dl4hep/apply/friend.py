@@ -21,6 +21,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from dl4hep.contracts import score_column
+
 __all__ = ["FILL", "TREE", "FriendWriter"]
 
 #: Score of entries/objects that were not scored (failed the selection or had non-finite features).
@@ -49,7 +51,7 @@ class FriendWriter:
         """One chunk: ``keys`` per entry, ``counts`` rows per entry, ``scores`` (rows, C) and ``selected`` per row."""
         cols: dict[str, Any] = {k: np.asarray(v, np.int64) for k, v in keys.items()}
         per_row = {
-            f"score_{c}": scores[:, i].astype(np.float32) for i, c in enumerate(self.classes)
+            score_column(c): scores[:, i].astype(np.float32) for i, c in enumerate(self.classes)
         }
         per_row["selected"] = np.asarray(selected, bool)
         if self.event_level:
