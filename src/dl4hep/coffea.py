@@ -33,11 +33,12 @@ from coffea.ml_tools.torch_wrapper import torch_wrapper
 from dl4hep.apply.api import task_schema
 from dl4hep.apply.rows import is_event_level, model_tensors, row_counts
 from dl4hep.apply.scorer import load_scorer
-from dl4hep.config import AnalysisConfig, load_analysis
+from dl4hep.config import AnalysisConfig
 from dl4hep.errors import BranchNotFoundError, ConfigError, did_you_mean
 from dl4hep.features.api import FeaturePlan
 from dl4hep.io.reader import logical_record
 from dl4hep.io.schema import InputSchema
+from dl4hep.validate import load_checked
 
 __all__ = ["Tagger", "branch_names"]
 
@@ -127,7 +128,7 @@ class Tagger(torch_wrapper):
         cfg = (
             config
             if isinstance(config, AnalysisConfig)
-            else load_analysis(*(config if isinstance(config, list) else [config]))
+            else load_checked(*(config if isinstance(config, list) else [config]))
         )
         self.task_config, self.task = cfg.task(task), task
         self.schema = task_schema(cfg, task)

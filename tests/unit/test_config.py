@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 from dl4hep.config import analysis_from_dict, deep_merge, load_analysis, load_yaml
-from dl4hep.config_schema import override_schema
+from dl4hep.config.schema import override_schema
 from dl4hep.errors import ConfigError
+from dl4hep.validate import checked_from_dict
 
 
 def test_deep_merge_merges_mappings_and_replaces_values():
@@ -97,7 +100,7 @@ def test_sample_names_must_be_unique_across_tasks(at_repo, tmp_path):
 def test_point_model_on_tabular_task_is_rejected(at_repo):
     raw = {"tasks": {"dilepton": {"models": {"pfn": {}}}}}
     with pytest.raises(ConfigError, match=r"tasks\.dilepton\.models\.pfn\.inputs is 'points'"):
-        analysis_from_dict(raw)
+        checked_from_dict(raw)
 
 
 def test_missing_config_file_and_bad_yaml(tmp_path):
@@ -112,17 +115,36 @@ def test_missing_config_file_and_bad_yaml(tmp_path):
 def test_committed_schema_matches_the_typed_config(repo):
     committed = json.loads((repo / "workflow/schemas/config.schema.json").read_text())
     assert committed == json.loads(json.dumps(override_schema())), (
-        "regenerate: python -m dl4hep.config_schema > workflow/schemas/config.schema.json"
+        "regenerate: python -m dl4hep.config.schema > workflow/schemas/config.schema.json"
     )
 
 
 def test_config_reference_documents_every_key(repo):
-    from dl4hep.config_docs import BEGIN, END, SECTIONS, render_reference
+    from dl4hep.config.docs import BEGIN, END, SECTIONS, render_reference
 
     text = (repo / "docs/config.md").read_text()
     block = text.split(BEGIN)[1].split(END)[0].strip()
-    assert block == render_reference().strip(), "regenerate: python -m dl4hep.config_docs"
+    assert block == render_reference().strip(), "regenerate: python -m dl4hep.config.docs"
     for _, model in SECTIONS:
         for name, field in model.model_fields.items():
             assert f"| `{name}` |" in block
             assert field.description, f"{model.__name__}.{name} has no description"
+
+
+def test_config_package_is_a_leaf():
+    """Importing the config imports no stage or registry (the old config -> io -> config cycle)."""
+    code = (
+        "import sys, dl4hep.config, dl4hep.config.search_space\n"
+        "upward = ('dl4hep.io', 'dl4hep.features', 'dl4hep.models', 'dl4hep.generate', 'dl4hep.validate',\n"
+        "          'dl4hep.data', 'dl4hep.training', 'dl4hep.evaluation', 'dl4hep.plan', 'torch')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith(upward)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_registry_names_are_checked_by_validate_not_by_parsing(at_repo):
+    raw = {"tasks": {"dilepton": {"features": ["dilepton_kinematic"]}}}
+    assert analysis_from_dict(raw).task("dilepton").features == ["dilepton_kinematic"]
+    with pytest.raises(ConfigError, match=r"tasks\.dilepton\.features: unknown feature set.*'dilepton_kinematics'"):
+        checked_from_dict(raw)

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from dl4hep.cli import main
-from dl4hep.config import analysis_from_dict
 from dl4hep.errors import ConfigError
+from dl4hep.validate import checked_from_dict
 from tests.paths import REAL_DATA, REPO
 
 NANO = str(REAL_DATA / "nano_tt_v12.root")
@@ -50,7 +50,7 @@ def write(tmp_path, t, output=None):
 
 def test_a_config_naming_only_known_names_passes(tmp_path):
     _, raw = write(tmp_path, task())
-    cfg = analysis_from_dict(raw)
+    cfg = checked_from_dict(raw)
     assert cfg.tasks["t"].models["dnn"].features == ["mll", "j1_pt"]
 
 
@@ -70,7 +70,7 @@ REJECTED = [  # (override, key path, nearest name)
 def test_unknown_names_are_rejected_with_key_path_and_suggestion(tmp_path, override, key, nearest):
     _, raw = write(tmp_path, task(**override))
     with pytest.raises(ConfigError) as err:
-        analysis_from_dict(raw)
+        checked_from_dict(raw)
     msg = str(err.value)
     assert msg.startswith(f"{key}: "), msg
     assert "Did you mean" in msg and f"'{nearest}'" in msg.split("Did you mean", 1)[1], msg
@@ -81,11 +81,11 @@ def test_default_observers_are_checked_only_when_used(tmp_path):
     del t["evaluation"]["pt_observer"], t["dataset"]["reweight_observers"]
     t["dataset"]["balance"] = "none"  # default reweight_observers [pt, eta]: no 'eta' here, but unused
     _, raw = write(tmp_path, t)
-    analysis_from_dict(raw)
+    checked_from_dict(raw)
     t["dataset"]["balance"] = "pt_eta"  # now the default [pt, eta] is used: 'eta' is unknown
     _, raw = write(tmp_path, t)
     with pytest.raises(ConfigError, match=r"^tasks.t.dataset.reweight_observers\[1\]: unknown observer 'eta'"):
-        analysis_from_dict(raw)
+        checked_from_dict(raw)
 
 
 def test_check_config_rejects_and_names_the_key(tmp_path, capsys):
@@ -95,6 +95,7 @@ def test_check_config_rejects_and_names_the_key(tmp_path, capsys):
     assert "tasks.t.models.dnn.features[1]: unknown tabular feature 'j1pt'" in err and "'j1_pt'" in err
 
 
+@pytest.mark.slow
 def test_check_config_prints_files_events_parts_and_jobs(tmp_path, capsys):
     t = task()
     t["samples"]["sa"] = {"label": "a", "files": [str(REAL_DATA / "nano_*.root")], "files_per_job": 2}
@@ -108,7 +109,7 @@ def test_check_config_prints_files_events_parts_and_jobs(tmp_path, capsys):
     assert out["samples"]["sa"]["events"] == sum(_entries(str(p)) for p in REAL_DATA.glob("nano_*.root"))
     assert out["samples"]["sb"]["events"] == dy_events and out["samples"]["sb"]["parts"] == 1
     assert out["jobs"] == {"generate": 0, "features": -(-n // 2) + 1, "dataset": 1, "train": 1, "predict": 1, "export": 1,
-                           "evaluate": 1, "apply": 0}
+                           "evaluate_model": 1, "evaluate": 1, "apply": 0}
 
 
 def _entries(path: str) -> int:
@@ -118,6 +119,7 @@ def _entries(path: str) -> int:
         return int(f["Events"].num_entries)
 
 
+@pytest.mark.slow
 def test_snakemake_dry_run_rejects_an_unknown_name(tmp_path):
     pytest.importorskip("snakemake", reason="snakemake is not installed (the dev extra)")
     path, _ = write(tmp_path, task(**{"evaluation.sculpting_observer": "nj31"}))

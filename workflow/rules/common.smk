@@ -6,8 +6,9 @@ import sys
 import yaml
 from snakemake.utils import validate
 
-from dl4hep.config import analysis_from_dict, config_digest, deep_merge, load_yaml
+from dl4hep.config import config_digest, deep_merge, load_yaml
 from dl4hep.plan import SPLITS, Plan
+from dl4hep.validate import checked_from_dict
 
 # The checkout this file belongs to (also when used as a `module` from another directory):
 # default configs are resolved here, not in the working directory.
@@ -20,7 +21,7 @@ if "tasks" not in config:
 config.setdefault("config_dir", str(WORKFLOW_ROOT / "configs"))
 
 validate(config, "../schemas/config.schema.json", set_default=False)
-ANALYSIS = analysis_from_dict(dict(config), source="the Snakemake config")
+ANALYSIS = checked_from_dict(dict(config), source="the Snakemake config")
 PLAN = Plan(ANALYSIS)
 OUT = ANALYSIS.output
 

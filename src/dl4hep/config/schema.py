@@ -6,7 +6,7 @@ pydantic models here, so the schema and the Python types cannot drift apart
 (a test regenerates it and compares). The main config holds *overrides* of the
 task and model YAML files, so nothing below the top level is required.
 
-Regenerate with ``python -m dl4hep.config_schema > workflow/schemas/config.schema.json``.
+Regenerate with ``python -m dl4hep.config.schema > workflow/schemas/config.schema.json``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dl4hep.config import AnalysisConfig
+from dl4hep.config.models import AnalysisConfig
 
 __all__ = ["override_schema"]
 

@@ -1,28 +1,23 @@
-"""Typed, validated analysis configuration.
+"""Typed models of the analysis configuration, one pydantic model per level.
 
-The main config (``configs/config.yaml``) names the tasks to run; each task is
-read from ``configs/tasks/<name>.yaml`` and the main config's entry for it is
-deep-merged on top, so a config such as ``mini.yaml`` changes statistics and
-hyperparameters without repeating the physics. Models are resolved the same
-way from ``configs/models/<base>.yaml``. Every level is a pydantic model with
-``extra="forbid"``: an unknown key is an error that names its full path and the
-nearest allowed keys.
+Every level has ``extra="forbid"``: an unknown key is an error (worded by
+:func:`dl4hep.config.load.analysis_from_dict`). Validators here check only what
+the config itself can know (class names, split fractions, losses per task kind);
+names that only a registry knows are checked by :mod:`dl4hep.validate`.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dl4hep.errors import ConfigError, did_you_mean
 
 __all__ = [
+    "DEFAULT_CONFIG_DIR",
+    "KIND_LOSSES",
     "AnalysisConfig",
     "DatasetConfig",
     "EvaluationConfig",
@@ -30,15 +25,12 @@ __all__ = [
     "ReadingConfig",
     "RegressionConfig",
     "SampleConfig",
+    "SearchConfig",
+    "SearchParam",
     "TaskConfig",
     "TrainingConfig",
     "WeightVariation",
     "WeightsConfig",
-    "config_digest",
-    "deep_merge",
-    "load_analysis",
-    "load_yaml",
-    "resolve_analysis",
 ]
 
 #: Directory holding ``tasks/``, ``models/`` and ``inputs/``; relative to the working directory.
@@ -53,7 +45,9 @@ class ReadingConfig(_Strict):
     """How ntuples are read: in chunks, so memory is bounded by ``step_size``."""
 
     step_size: int = Field(50_000, ge=1, description="Entries per chunk read with uproot.iterate.")
-    entry_stop: int | None = Field(None, ge=1, description="Read at most this many entries per file.")
+    entry_stop: int | None = Field(
+        None, ge=1, description="Read at most this many entries per file."
+    )
 
 
 class SampleConfig(_Strict):
@@ -73,46 +67,63 @@ class SampleConfig(_Strict):
         "(remote globs need the xrootd extra), or @list.txt files with one path/URL per line (# comments).",
     )
     files_per_job: int = Field(
-        1, ge=1, description="Input files one feature job reads into one output (a 3,000-file dataset at 10: 300 jobs)."
+        1,
+        ge=1,
+        description="Input files one feature job reads into one output (a 3,000-file dataset at 10: 300 jobs).",
     )
-    input: str | None = Field(None, description="Input schema for this sample (default: the task's).")
+    input: str | None = Field(
+        None, description="Input schema for this sample (default: the task's)."
+    )
     cross_section: float | None = Field(
         None, gt=0, description="Cross section in pb; overrides the value in the Runs tree."
     )
     chunks: int = Field(1, ge=1, description="Independently seeded generation jobs.")
     events: int = Field(1000, ge=1, description="Generated events per chunk.")
     require_truth_match: bool = Field(
-        False, description="Keep only objects whose truth-match flag is set (e.g. fully contained decays)."
+        False,
+        description="Keep only objects whose truth-match flag is set (e.g. fully contained decays).",
     )
     weight: str | None = Field(
-        None, description="Event-weight expression of this sample over Events branches, e.g. 'genWeight * puWeight' "
+        None,
+        description="Event-weight expression of this sample over Events branches, e.g. 'genWeight * puWeight' "
         "(default: the task's weights.nominal); see docs/evaluation.md (Systematics).",
     )
 
     @model_validator(mode="after")
     def _one_source(self) -> SampleConfig:
         if (self.generator is None) == (self.files is None):
-            raise ValueError("give exactly one of 'generator' (built-in generation) or 'files' (your ntuples)")
+            raise ValueError(
+                "give exactly one of 'generator' (built-in generation) or 'files' (your ntuples)"
+            )
         if self.files is None and self.files_per_job != 1:
-            raise ValueError("files_per_job applies to samples that read files: (generation uses chunks)")
+            raise ValueError(
+                "files_per_job applies to samples that read files: (generation uses chunks)"
+            )
         return self
 
 
 class WeightVariation(_Strict):
     """One named weight variation: an up/down pair, a single up, or the elements of an array branch."""
 
-    up: str | None = Field(None, description="Expression of the up variation, e.g. puWeightUp (or 1.02).")
-    down: str | None = Field(None, description="Expression of the down variation, e.g. puWeightDown.")
+    up: str | None = Field(
+        None, description="Expression of the up variation, e.g. puWeightUp (or 1.02)."
+    )
+    down: str | None = Field(
+        None, description="Expression of the down variation, e.g. puWeightDown."
+    )
     replaces: str | None = Field(
-        None, description="Name in the nominal expression that up/down replace (puWeight for puWeightUp); "
+        None,
+        description="Name in the nominal expression that up/down replace (puWeight for puWeightUp); "
         "null: up/down multiply the nominal weight (ratios such as LHEScaleWeight, PSWeight).",
     )
     elements: str | None = Field(
-        None, description="Array-branch elements, each a factor on the nominal weight: 'LHEScaleWeight[0..8]' "
+        None,
+        description="Array-branch elements, each a factor on the nominal weight: 'LHEScaleWeight[0..8]' "
         "(a range) or 'PSWeight[0, 2]' (a list). Index i becomes the variation <name>_<i>.",
     )
     envelope: list[int] | None = Field(
-        None, description="Element indices the envelope of this group is taken over (default: all listed); "
+        None,
+        description="Element indices the envelope of this group is taken over (default: all listed); "
         "7-point scale envelope of the 9-element LHEScaleWeight: [0, 1, 3, 4, 5, 7, 8] (drops 2 and 6).",
     )
 
@@ -120,11 +131,15 @@ class WeightVariation(_Strict):
     def _one_kind(self) -> WeightVariation:
         pair = self.up is not None or self.down is not None
         if pair == (self.elements is not None):
-            raise ValueError("give up/down (a pair or a single up) or elements (array branch), not both or neither")
+            raise ValueError(
+                "give up/down (a pair or a single up) or elements (array branch), not both or neither"
+            )
         if self.elements is None and (self.envelope is not None):
             raise ValueError("envelope selects elements of an array branch; it needs elements")
         if self.elements is not None and self.replaces is not None:
-            raise ValueError("replaces applies to up/down; array elements always multiply the nominal weight")
+            raise ValueError(
+                "replaces applies to up/down; array elements always multiply the nominal weight"
+            )
         return self
 
 
@@ -132,11 +147,13 @@ class WeightsConfig(_Strict):
     """Event weights of a task: the nominal expression and named variations (docs/evaluation.md)."""
 
     nominal: str | None = Field(
-        None, description="Default event-weight expression over Events branches, e.g. "
+        None,
+        description="Default event-weight expression over Events branches, e.g. "
         "'genWeight * puWeight * L1PreFiringWeight_Nom' (null: the input schema's generator weight).",
     )
     variations: dict[str, WeightVariation] = Field(
-        default_factory=dict, description="Named variations carried per row to the dataset and predictions "
+        default_factory=dict,
+        description="Named variations carried per row to the dataset and predictions "
         "(never into training) and evaluated as yield, significance and ROC bands.",
     )
 
@@ -145,14 +162,20 @@ class TrainingConfig(_Strict):
     """Optimisation settings shared by every model type."""
 
     epochs: int = Field(20, ge=1, description="Maximum number of passes over the training split.")
-    batch_size: int = Field(256, ge=1, description="Samples per optimisation step (per GPU under DDP).")
-    optimizer: Literal["adamw", "adam", "sgd", "radam"] = Field("adamw", description="torch.optim optimiser.")
+    batch_size: int = Field(
+        256, ge=1, description="Samples per optimisation step (per GPU under DDP)."
+    )
+    optimizer: Literal["adamw", "adam", "sgd", "radam"] = Field(
+        "adamw", description="torch.optim optimiser."
+    )
     lr: float = Field(1e-3, gt=0, description="Peak learning rate.")
     weight_decay: float = Field(1e-2, ge=0, description="Weight decay (decoupled for AdamW).")
     schedule: Literal["cosine", "onecycle", "step", "constant"] = Field(
         "cosine", description="Learning-rate schedule after warm-up, stepped every batch."
     )
-    warmup_epochs: float = Field(1.0, ge=0, description="Linear warm-up length (epochs) before the schedule.")
+    warmup_epochs: float = Field(
+        1.0, ge=0, description="Linear warm-up length (epochs) before the schedule."
+    )
     step_size_epochs: int = Field(10, ge=1, description="Decay period (epochs) for schedule=step.")
     step_gamma: float = Field(0.1, gt=0, le=1, description="Decay factor for schedule=step.")
     grad_clip: float | None = Field(5.0, gt=0, description="Max global gradient norm (None: off).")
@@ -162,7 +185,9 @@ class TrainingConfig(_Strict):
     class_weights: Literal["balanced", "none"] = Field(
         "balanced", description="Reweight classes to equal total weight in the loss."
     )
-    use_event_weights: bool = Field(True, description="Multiply the loss by the physics event weights.")
+    use_event_weights: bool = Field(
+        True, description="Multiply the loss by the physics event weights."
+    )
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto",
         description="auto: bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX) for the "
@@ -171,22 +196,27 @@ class TrainingConfig(_Strict):
     )
     compile: bool = Field(False, description="Wrap the model in torch.compile.")
     bucket_window: int = Field(
-        16, ge=1,
+        16,
+        ge=1,
         description="Point-cloud models: each epoch's shuffled rows are cut into windows of this many batches, "
         "sorted by length inside a window, and the batch order shuffled, so a batch holds jets of similar "
         "multiplicity and little padding (docs/models.md). 1: plain shuffled batches.",
     )
     device: str = Field(
-        "auto", pattern=r"^(auto|cpu|cuda|mps|cuda:[0-9]+)$",
+        "auto",
+        pattern=r"^(auto|cpu|cuda|mps|cuda:[0-9]+)$",
         description="auto: CUDA if present, else CPU; cuda: fail without CUDA; cuda:N: that GPU only. auto and "
         "cuda take a GPU no other dl4hep training on this host holds. cpu also stops the workflow asking for a GPU.",
     )
     gpus: int = Field(
-        1, ge=1,
+        1,
+        ge=1,
         description="GPUs a training job asks the scheduler for; above 1 the workflow runs one DDP process per GPU "
         "(torchrun, batch_size per process). Ignored with device: cpu (no GPU asked for, one process).",
     )
-    max_train_samples: int | None = Field(None, ge=1, description="Cap on training rows (quick tests).")
+    max_train_samples: int | None = Field(
+        None, ge=1, description="Cap on training rows (quick tests)."
+    )
     loss: Literal["auto", "cross_entropy", "mse", "huber", "gaussian_nll", "quantile"] = Field(
         "auto",
         description="auto: cross_entropy for classification, mse for regression, the reconstruction error for "
@@ -194,10 +224,13 @@ class TrainingConfig(_Strict):
         "(pinball loss at `quantiles`); docs/models.md.",
     )
     huber_delta: float = Field(
-        1.0, gt=0, description="Huber loss: quadratic below this |residual|, in units of the target's training std."
+        1.0,
+        gt=0,
+        description="Huber loss: quadratic below this |residual|, in units of the target's training std.",
     )
     quantiles: list[float] = Field(
-        default_factory=lambda: [0.16, 0.5, 0.84], min_length=1,
+        default_factory=lambda: [0.16, 0.5, 0.84],
+        min_length=1,
         description="Quantile loss: the quantiles predicted (in (0, 1), increasing); the point prediction is the one "
         "nearest 0.5.",
     )
@@ -213,12 +246,20 @@ class TrainingConfig(_Strict):
 class SearchParam(_Strict):
     """One searched setting: a range (``low``/``high``, optionally ``log`` or ``step``) or ``choices``."""
 
-    low: int | float | None = Field(None, description="Lower end of the range (integers: an integer range).")
+    low: int | float | None = Field(
+        None, description="Lower end of the range (integers: an integer range)."
+    )
     high: int | float | None = Field(None, description="Upper end of the range (inclusive).")
-    log: bool = Field(False, description="Sample uniformly in log(value) (learning rates, weight decay).")
-    step: int | float | None = Field(None, gt=0, description="Grid spacing of the range (not with log).")
+    log: bool = Field(
+        False, description="Sample uniformly in log(value) (learning rates, weight decay)."
+    )
+    step: int | float | None = Field(
+        None, gt=0, description="Grid spacing of the range (not with log)."
+    )
     choices: list[Any] | None = Field(
-        None, min_length=1, description="Values to choose from instead of a range (lists allowed, e.g. [[32], [64, 64]])."
+        None,
+        min_length=1,
+        description="Values to choose from instead of a range (lists allowed, e.g. [[32], [64, 64]]).",
     )
 
     @model_validator(mode="after")
@@ -237,58 +278,89 @@ class SearchParam(_Strict):
 
     @property
     def is_int(self) -> bool:
-        return isinstance(self.low, int) and isinstance(self.high, int) and not isinstance(self.step, float)
+        return (
+            isinstance(self.low, int)
+            and isinstance(self.high, int)
+            and not isinstance(self.step, float)
+        )
 
 
 class SearchConfig(_Strict):
     """Hyperparameter search with Optuna (docs/search.md): objective is the best validation loss."""
 
-    trials: int = Field(20, ge=1, description="Finished (complete or pruned) trials the study runs up to; raise it to resume.")
-    jobs: int = Field(1, ge=1, description="Parallel Snakemake jobs sharing the study (one journal file).")
+    trials: int = Field(
+        20,
+        ge=1,
+        description="Finished (complete or pruned) trials the study runs up to; raise it to resume.",
+    )
+    jobs: int = Field(
+        1, ge=1, description="Parallel Snakemake jobs sharing the study (one journal file)."
+    )
     space: dict[str, SearchParam] = Field(
         min_length=1,
         description="Searched settings: 'training.<key>', 'hyperparameters.<key>', or a bare name "
         "(a training key if TrainingConfig has it, else a hyperparameter).",
     )
-    epochs: int | None = Field(None, ge=1, description="Epochs per trial (default: the model's training.epochs).")
-    startup_trials: int = Field(3, ge=0, description="Trials run to the end before pruning starts (median pruner).")
-    warmup_epochs: int = Field(1, ge=0, description="Epochs of a trial never pruned (median pruner's warm-up).")
+    epochs: int | None = Field(
+        None, ge=1, description="Epochs per trial (default: the model's training.epochs)."
+    )
+    startup_trials: int = Field(
+        3, ge=0, description="Trials run to the end before pruning starts (median pruner)."
+    )
+    warmup_epochs: int = Field(
+        1, ge=0, description="Epochs of a trial never pruned (median pruner's warm-up)."
+    )
 
 
 class ModelConfig(_Strict):
     """One model of a task: an architecture from the registry plus its settings."""
 
-    base: str | None = Field(None, description="configs/models/<base>.yaml to start from (default: the model's name).")
+    base: str | None = Field(
+        None, description="configs/models/<base>.yaml to start from (default: the model's name)."
+    )
     type: str = Field(description="Architecture name in the model registry.")
     inputs: Literal["tabular", "points"] = Field(description="Which dataset block the model reads.")
-    features: list[str] | None = Field(None, description="Subset of tabular features (default: all).")
-    hyperparameters: dict[str, Any] = Field(
-        default_factory=dict, description="Architecture settings, validated by the model type (docs/models.md)."
+    features: list[str] | None = Field(
+        None, description="Subset of tabular features (default: all)."
     )
-    training: TrainingConfig = Field(default_factory=TrainingConfig, description="Optimisation settings.")
+    hyperparameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Architecture settings, validated by the model type (docs/models.md).",
+    )
+    training: TrainingConfig = Field(
+        default_factory=TrainingConfig, description="Optimisation settings."
+    )
     kfold: int | None = Field(
-        None, ge=1,
+        None,
+        ge=1,
         description="Train K models on event-number folds (fold = event mod K) for out-of-fold predictions "
         "of every event (docs/kfold.md); default: the task's kfold; 1: one model on the dataset split.",
     )
-    search: SearchConfig | None = Field(None, description="Hyperparameter search for this model (docs/search.md).")
+    search: SearchConfig | None = Field(
+        None, description="Hyperparameter search for this model (docs/search.md)."
+    )
 
 
 class DatasetConfig(_Strict):
     """Dataset assembly: split, weights, NaN policy."""
 
     split: dict[Literal["train", "val", "test"], float] = Field(
-        default_factory=lambda: {"train": 0.6, "val": 0.2, "test": 0.2},
+        default_factory=lambda: {"train": 0.6, "val": 0.2, "test": 0.2},  # type: ignore[arg-type]
         description="Fractions of events per split (by a hash of run and event).",
     )
-    nan_policy: Literal["drop", "fail"] = Field("drop", description="Rows with NaN/inf: count and drop, or fail.")
+    nan_policy: Literal["drop", "fail"] = Field(
+        "drop", description="Rows with NaN/inf: count and drop, or fail."
+    )
     balance: Literal["none", "classes", "pt_eta"] = Field(
-        "none", description="Extra training reweighting: none, equal class totals, or flat in (pT, eta)."
+        "none",
+        description="Extra training reweighting: none, equal class totals, or flat in (pT, eta).",
     )
     reweight_observers: list[str] = Field(
         default_factory=lambda: ["pt", "eta"], description="Observers used by balance=pt_eta."
     )
-    max_per_class: int | None = Field(None, ge=1, description="Keep at most this many rows per class.")
+    max_per_class: int | None = Field(
+        None, ge=1, description="Keep at most this many rows per class."
+    )
     sample_mix: Literal["physics", "equal"] = Field(
         "physics",
         description="How the samples of one class combine in the weight column: physics (sigma x L), or equal "
@@ -309,24 +381,37 @@ class DatasetConfig(_Strict):
 class EvaluationConfig(_Strict):
     """What the evaluation stage plots and tabulates."""
 
-    reference_model: str | None = Field(None, description="Denominator of ROC ratio panels (default: first model).")
-    signal_efficiencies: list[float] = Field(
-        default_factory=lambda: [0.3, 0.5, 0.7], description="Signal efficiencies at which rejection is quoted."
+    reference_model: str | None = Field(
+        None, description="Denominator of ROC ratio panels (default: first model)."
     )
-    background_uncertainty: float = Field(0.0, ge=0, description="Relative background uncertainty in Asimov Z.")
+    signal_efficiencies: list[float] = Field(
+        default_factory=lambda: [0.3, 0.5, 0.7],
+        description="Signal efficiencies at which rejection is quoted.",
+    )
+    background_uncertainty: float = Field(
+        0.0, ge=0, description="Relative background uncertainty in Asimov Z."
+    )
     significance: bool = Field(
         True,
         description="Significance vs cut with sigma x L weights; off for object-level tasks whose "
         "samples have no common luminosity (e.g. ECAL clusters vs minimum-bias pileup).",
     )
-    pt_observer: str | None = Field("pt", description="Observer for efficiency-vs-pT plots (None: skip).")
+    pt_observer: str | None = Field(
+        "pt", description="Observer for efficiency-vs-pT plots (None: skip)."
+    )
     pt_bins: list[float] = Field(
-        default_factory=lambda: [0, 50, 100, 200, 300, 500, 700, 1000, 1500],
+        default_factory=lambda: [0, 50, 100, 200, 300, 500, 700, 1000, 1500],  # type: ignore[arg-type]
         description="Bin edges (observer units, GeV for pT) of efficiency-vs-pT plots.",
     )
-    working_point: float = Field(0.5, gt=0, lt=1, description="Signal efficiency of the fixed working point.")
-    permutation_importance: bool = Field(True, description="Permutation feature importance for tabular models.")
-    max_rows: int = Field(200_000, ge=1, description="Rows used for slow diagnostics (importance, KS).")
+    working_point: float = Field(
+        0.5, gt=0, lt=1, description="Signal efficiency of the fixed working point."
+    )
+    permutation_importance: bool = Field(
+        True, description="Permutation feature importance for tabular models."
+    )
+    max_rows: int = Field(
+        200_000, ge=1, description="Rows used for slow diagnostics (importance, KS)."
+    )
     bootstrap: int = Field(
         200, ge=0, description="Bootstrap replicas for the 68 % AUC interval (0: no interval)."
     )
@@ -336,7 +421,7 @@ class EvaluationConfig(_Strict):
         "(mass sculpting, e.g. msoftdrop for jet taggers); None: no sculpting plot.",
     )
     sculpting_bins: list[float] = Field(
-        default_factory=lambda: [0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 250, 300],
+        default_factory=lambda: [0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 250, 300],  # type: ignore[arg-type]
         description="Bin edges of the sculpting plot (observer units).",
     )
 
@@ -361,7 +446,9 @@ class RegressionConfig(_Strict):
     def _increasing(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
         for name, edges in v.items():
             if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
-                raise ValueError(f"bins.{name} needs at least two strictly increasing edges, got {edges}")
+                raise ValueError(
+                    f"bins.{name} needs at least two strictly increasing edges, got {edges}"
+                )
         return v
 
 
@@ -374,23 +461,48 @@ class TaskConfig(_Strict):
         description="classification: the models predict the class; regression: a continuous target "
         "(`regression`), classes only group the samples in the evaluation.",
     )
-    regression: RegressionConfig | None = Field(None, description="Target of a kind: regression task.")
-    input: str = Field("generated", description="Input schema name (configs/inputs/<name>.yaml) or a path.")
-    features: list[str] = Field(min_length=1, description="Feature sets from the registry (same rows).")
-    feature_options: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Options per feature set, e.g. jet_point_cloud: {max_particles: 128}."
+    regression: RegressionConfig | None = Field(
+        None, description="Target of a kind: regression task."
     )
-    selection: str | None = Field(None, description="Row selection on observers, e.g. 'pt > 500 and abs(eta) < 2'.")
-    classes: list[str] = Field(min_length=2, description="Class names; the model's outputs follow this order.")
-    background: str | None = Field(None, description="Background class for ROC and significance (default: last).")
-    samples: dict[str, SampleConfig] = Field(min_length=1, description="Samples by name (unique across tasks).")
-    reading: ReadingConfig = Field(default_factory=ReadingConfig, description="Chunked reading of the ntuples.")
-    weights: WeightsConfig = Field(default_factory=WeightsConfig, description="Event weights and their variations.")
+    input: str = Field(
+        "generated", description="Input schema name (configs/inputs/<name>.yaml) or a path."
+    )
+    features: list[str] = Field(
+        min_length=1, description="Feature sets from the registry (same rows)."
+    )
+    feature_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options per feature set, e.g. jet_point_cloud: {max_particles: 128}.",
+    )
+    selection: str | None = Field(
+        None, description="Row selection on observers, e.g. 'pt > 500 and abs(eta) < 2'."
+    )
+    classes: list[str] = Field(
+        min_length=2, description="Class names; the model's outputs follow this order."
+    )
+    background: str | None = Field(
+        None, description="Background class for ROC and significance (default: last)."
+    )
+    samples: dict[str, SampleConfig] = Field(
+        min_length=1, description="Samples by name (unique across tasks)."
+    )
+    reading: ReadingConfig = Field(
+        default_factory=ReadingConfig, description="Chunked reading of the ntuples."
+    )
+    weights: WeightsConfig = Field(
+        default_factory=WeightsConfig, description="Event weights and their variations."
+    )
     dataset: DatasetConfig = Field(default_factory=DatasetConfig, description="Dataset assembly.")
-    models: dict[str, ModelConfig] = Field(min_length=1, description="Models by name; each starts from configs/models/<base>.yaml.")
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Metrics and plots.")
+    models: dict[str, ModelConfig] = Field(
+        min_length=1, description="Models by name; each starts from configs/models/<base>.yaml."
+    )
+    evaluation: EvaluationConfig = Field(
+        default_factory=EvaluationConfig, description="Metrics and plots."
+    )
     kfold: int | None = Field(
-        None, ge=1, description="K-fold training for every model that does not set its own kfold (docs/kfold.md)."
+        None,
+        ge=1,
+        description="K-fold training for every model that does not set its own kfold (docs/kfold.md).",
     )
 
     @model_validator(mode="after")
@@ -424,7 +536,9 @@ class TaskConfig(_Strict):
         _check_kind(self)
         unknown_opts = set(self.feature_options) - set(self.features)
         if unknown_opts:
-            raise ValueError(f"feature_options for {sorted(unknown_opts)} but features are {self.features}")
+            raise ValueError(
+                f"feature_options for {sorted(unknown_opts)} but features are {self.features}"
+            )
         return self
 
     @property
@@ -452,13 +566,18 @@ class TaskConfig(_Strict):
 
 
 #: Losses each task kind accepts (``auto`` always; autoencoders are checked by their model type).
-KIND_LOSSES = {"classification": {"auto", "cross_entropy"}, "regression": {"auto", "mse", "huber", "gaussian_nll", "quantile"}}
+KIND_LOSSES = {
+    "classification": {"auto", "cross_entropy"},
+    "regression": {"auto", "mse", "huber", "gaussian_nll", "quantile"},
+}
 
 
 def _check_kind(task: TaskConfig) -> None:
     """A regression task names its target; every model's loss fits the task kind."""
     if (task.kind == "regression") != (task.regression is not None):
-        raise ValueError("a task with kind: regression needs a 'regression:' block (target), and only such a task")
+        raise ValueError(
+            "a task with kind: regression needs a 'regression:' block (target), and only such a task"
+        )
     for name, model in task.models.items():
         if model.training.loss not in KIND_LOSSES[task.kind]:
             raise ValueError(
@@ -471,12 +590,20 @@ class AnalysisConfig(_Strict):
     """The whole analysis: global settings and resolved tasks."""
 
     output: str = Field("results", description="Directory for every output of the workflow.")
-    experiment: Literal["CMS", "ATLAS", "none"] = Field("CMS", description="Experiment label on plots.")
+    experiment: Literal["CMS", "ATLAS", "none"] = Field(
+        "CMS", description="Experiment label on plots."
+    )
     label_text: str = Field("Simulation", description="Text after the experiment label.")
-    com_energy: float = Field(13.6, gt=0, description="Centre-of-mass energy in TeV (generation and plot label).")
-    luminosity: float = Field(300.0, gt=0, description="Integrated luminosity in fb^-1 for event weights.")
+    com_energy: float = Field(
+        13.6, gt=0, description="Centre-of-mass energy in TeV (generation and plot label)."
+    )
+    luminosity: float = Field(
+        300.0, gt=0, description="Integrated luminosity in fb^-1 for event weights."
+    )
     seed: int = Field(1, ge=0, description="Global seed; chunk and training seeds derive from it.")
-    config_dir: str = Field(str(DEFAULT_CONFIG_DIR), description="Where tasks/, models/, inputs/ live.")
+    config_dir: str = Field(
+        str(DEFAULT_CONFIG_DIR), description="Where tasks/, models/, inputs/ live."
+    )
     tasks: dict[str, TaskConfig] = Field(
         min_length=1, description="Tasks to run; each entry overrides configs/tasks/<task>.yaml."
     )
@@ -487,7 +614,9 @@ class AnalysisConfig(_Strict):
         for tname, task in self.tasks.items():
             for sname in task.samples:
                 if sname in seen:
-                    raise ValueError(f"sample name '{sname}' is used by tasks '{seen[sname]}' and '{tname}'; sample names must be unique")
+                    raise ValueError(
+                        f"sample name '{sname}' is used by tasks '{seen[sname]}' and '{tname}'; sample names must be unique"
+                    )
                 seen[sname] = tname
         return self
 
@@ -496,7 +625,8 @@ class AnalysisConfig(_Strict):
             return self.tasks[name]
         except KeyError:
             raise ConfigError(
-                f"task '{name}' is not in the config; tasks are {list(self.tasks)}." + did_you_mean(name, self.tasks)
+                f"task '{name}' is not in the config; tasks are {list(self.tasks)}."
+                + did_you_mean(name, self.tasks)
             ) from None
 
     def sample(self, name: str) -> tuple[str, SampleConfig]:
@@ -505,7 +635,10 @@ class AnalysisConfig(_Strict):
             if name in task.samples:
                 return tname, task.samples[name]
         every = [s for t in self.tasks.values() for s in t.samples]
-        raise ConfigError(f"sample '{name}' is not in the config; samples are {every}." + did_you_mean(name, every))
+        raise ConfigError(
+            f"sample '{name}' is not in the config; samples are {every}."
+            + did_you_mean(name, every)
+        )
 
     def model(self, task: str, name: str) -> ModelConfig:
         t = self.task(task)
@@ -516,174 +649,3 @@ class AnalysisConfig(_Strict):
                 f"model '{name}' is not a model of task '{task}'; models are {list(t.models)}."
                 + did_you_mean(name, t.models)
             ) from None
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with errors that name the file."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at top level, got {type(data).__name__}")
-    return data
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Return ``base`` updated recursively by ``override`` (mappings merge, other values replace)."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def _config_dir_hint(config_dir: Path) -> str:
-    if config_dir.is_absolute() or (config_dir / "tasks").is_dir():
-        return ""
-    return (
-        f" config_dir '{config_dir}' is relative to the working directory {Path.cwd()}: run from the "
-        "dl4hep checkout (where configs/ lives) or set config_dir to an absolute path."
-    )
-
-
-def _resolve_models(raw_models: dict[str, Any], config_dir: Path, where: str) -> dict[str, Any]:
-    resolved = {}
-    for name, override in (raw_models or {}).items():
-        override = override or {}
-        if not isinstance(override, dict):
-            raise ConfigError(f"{where}.models.{name} must be a mapping, got {override!r}")
-        base_name = override.get("base") or name
-        base_file = config_dir / "models" / f"{base_name}.yaml"
-        if not base_file.exists():
-            known = sorted(p.stem for p in (config_dir / "models").glob("*.yaml"))
-            raise ConfigError(
-                f"{where}.models.{name}: no model config {base_file}; available: {known}."
-                + did_you_mean(base_name, known)
-                + " Set 'base:' to one of them."
-            )
-        merged = deep_merge(load_yaml(base_file), override)
-        merged["base"] = base_name
-        resolved[name] = merged
-    return resolved
-
-
-def resolve_analysis(raw: dict[str, Any]) -> dict[str, Any]:
-    """Expand task and model references of a raw main config into one plain dict."""
-    raw = copy.deepcopy(raw)
-    config_dir = Path(raw.get("config_dir", DEFAULT_CONFIG_DIR))
-    tasks = raw.get("tasks")
-    if not isinstance(tasks, dict) or not tasks:
-        raise ConfigError("the config needs a non-empty 'tasks' mapping (task name -> overrides)")
-    for tname, override in tasks.items():
-        override = override or {}
-        if not isinstance(override, dict):
-            raise ConfigError(f"tasks.{tname} must be a mapping, got {override!r}")
-        definition = override.pop("definition", None)
-        task_file = Path(definition) if definition else config_dir / "tasks" / f"{tname}.yaml"
-        if not task_file.exists():
-            known = sorted(p.stem for p in (config_dir / "tasks").glob("*.yaml"))
-            raise ConfigError(
-                f"tasks.{tname}: no task definition {task_file}; available: {known}."
-                + did_you_mean(tname, known)
-                + _config_dir_hint(config_dir)
-            )
-        base = load_yaml(task_file)
-        # A model list in the main config selects models; their overrides merge onto the task's.
-        if "models" in override:
-            chosen = override.pop("models") or {}
-            if isinstance(chosen, list):
-                chosen = {m: {} for m in chosen}
-            base_models = base.get("models") or {}
-            base["models"] = {m: deep_merge(base_models.get(m) or {}, chosen[m] or {}) for m in chosen}
-        merged = deep_merge(base, override)
-        merged["models"] = _resolve_models(merged.get("models"), config_dir, f"tasks.{tname}")
-        tasks[tname] = merged
-    return raw
-
-
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    lines = [f"invalid configuration in {source}:"]
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            parent = e["loc"][:-1]
-            allowed = _allowed_keys(parent)
-            hint = did_you_mean(str(e["loc"][-1]), allowed)
-            lines.append(f"  unknown key '{loc}'.{hint} Allowed here: {sorted(allowed)}")
-        else:
-            lines.append(f"  {loc or '<top>'}: {e['msg']} (got {e.get('input')!r})")
-    return "\n".join(lines)
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the model found at ``loc`` (dict keys such as task names are skipped)."""
-    model: Any = AnalysisConfig
-    for part in loc:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return []
-        field = model.model_fields.get(str(part))
-        if field is None:
-            continue  # a user key of a dict (task, sample or model name)
-        model = _model_of(field.annotation)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
-
-
-def _model_of(annotation: Any) -> Any:
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_of(arg)
-        if isinstance(found, type) and issubclass(found, BaseModel):
-            return found
-    return annotation
-
-
-def _validate_plugins(cfg: AnalysisConfig) -> None:
-    """Check names and options that belong to registries (features, models, inputs, generators)."""
-    from dl4hep.registry_checks import check_analysis
-
-    check_analysis(cfg)
-
-
-def load_analysis(*paths: str | Path, overrides: dict[str, Any] | None = None) -> AnalysisConfig:
-    """Load, merge (later files win), resolve and validate an analysis config."""
-    if not paths:
-        raise ConfigError("no config file given")
-    raw: dict[str, Any] = {}
-    for p in paths:
-        raw = deep_merge(raw, load_yaml(p))
-    if overrides:
-        raw = deep_merge(raw, overrides)
-    return analysis_from_dict(raw, source=", ".join(str(p) for p in paths))
-
-
-def analysis_from_dict(raw: dict[str, Any], source: str = "<config>") -> AnalysisConfig:
-    """Resolve and validate an already-merged raw config (e.g. Snakemake's ``config``)."""
-    resolved = resolve_analysis(raw)
-    try:
-        cfg = AnalysisConfig.model_validate(resolved)
-    except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, source)) from None
-    _validate_plugins(cfg)
-    return cfg
-
-
-def config_digest(obj: Any) -> str:
-    """Stable short hash of a config fragment (Snakemake params use it to trigger re-runs)."""
-    if isinstance(obj, BaseModel):
-        obj = obj.model_dump(mode="json")
-    blob = json.dumps(obj, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,8 +1,8 @@
 """Render the config reference of docs/config.md from the typed models.
 
-Every key's type, default and description come from :mod:`dl4hep.config`, so
+Every key's type, default and description come from :mod:`dl4hep.config.models`, so
 the reference cannot miss a key or drift from the code (a test compares).
-Regenerate with ``python -m dl4hep.config_docs``.
+Regenerate with ``python -m dl4hep.config.docs``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from dl4hep.config import (
+from dl4hep.config.models import (
     AnalysisConfig,
     DatasetConfig,
     EvaluationConfig,
@@ -29,12 +29,12 @@ from dl4hep.config import (
     WeightsConfig,
     WeightVariation,
 )
-from dl4hep.features.columns import ColumnSpec
-from dl4hep.features.columns import Options as ColumnsOptions
+from dl4hep.features.sets.columns import ColumnSpec
+from dl4hep.features.sets.columns import Options as ColumnsOptions
 
 __all__ = ["render_reference", "update_docs"]
 
-BEGIN = "<!-- BEGIN GENERATED REFERENCE: python -m dl4hep.config_docs -->"
+BEGIN = "<!-- BEGIN GENERATED REFERENCE: python -m dl4hep.config.docs -->"
 END = "<!-- END GENERATED REFERENCE -->"
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
@@ -58,7 +58,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
 
 def _type_name(annotation: Any) -> str:
     text = str(annotation).replace("typing.", "")
-    for name in ("dl4hep.config.",):
+    for name in ("dl4hep.config.models.", "dl4hep.config."):
         text = text.replace(name, "")
     if isinstance(annotation, type):
         text = annotation.__name__
