@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from dl4hep.errors import DataError
 from dl4hep.io.atomic import atomic_output
+from dl4hep.models.registry import use_export_path
 from dl4hep.training.checkpoint import input_names, load_trained
 
 __all__ = ["export_torchscript"]
@@ -48,13 +49,7 @@ def export_torchscript(model_dir: Path, out: Path, *, tolerance: float = 1e-4) -
         # torch.jit is deprecated, but it is what coffea's torch_wrapper loads
         warnings.simplefilter("ignore", DeprecationWarning)
         reference = wrapper(*args)
-        for (
-            m
-        ) in net.modules():  # the export paths of ParT and the kNN models (see training/export.py)
-            if hasattr(m, "explicit"):
-                m.explicit = True  # type: ignore[assignment]
-            if hasattr(m, "dense"):
-                m.dense = True  # type: ignore[assignment]
+        use_export_path(net)  # the export paths of ParT and the kNN models (see training/export.py)
         traced = torch.jit.trace(wrapper, args, check_trace=False)
         diff = float((traced(*args) - reference).abs().max()) if len(args[0]) else 0.0
     if not diff <= tolerance:

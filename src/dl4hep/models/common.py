@@ -15,11 +15,27 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "FastDropout", "activation", "dense_to_flat", "dropout_keep", "flat_to_dense", "gather_neighbours",
-    "knn_edge_index", "knn_indices", "masked_mean", "mlp", "segment_mean",
+    "ExportPath",
+    "FastDropout",
+    "activation",
+    "dense_to_flat",
+    "dropout_keep",
+    "flat_to_dense",
+    "gather_neighbours",
+    "knn_edge_index",
+    "knn_indices",
+    "masked_mean",
+    "mlp",
+    "segment_mean",
 ]
 
-_ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
+_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "leaky_relu": nn.LeakyReLU,
+}
 
 
 def activation(name: str) -> nn.Module:
@@ -28,7 +44,12 @@ def activation(name: str) -> nn.Module:
 
 
 def mlp(
-    sizes: list[int], *, act: str = "relu", batch_norm: bool = False, dropout: float = 0.0, last_act: bool = True
+    sizes: list[int],
+    *,
+    act: str = "relu",
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+    last_act: bool = True,
 ) -> nn.Sequential:
     """Linear layers ``sizes[0] -> sizes[1] -> ...``, each followed by [BatchNorm], activation, [dropout]."""
     layers: list[nn.Module] = []
@@ -72,6 +93,20 @@ class FastDropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class ExportPath:
+    """Mixin of a module with a traceable inference twin of its training forward.
+
+    ``dl4hep export`` and ``dl4hep apply`` (TorchScript) call :meth:`use_export_path` on every
+    such submodule (:func:`dl4hep.models.registry.use_export_path`) before tracing; a model
+    whose spec says ``export="twin"`` has at least one. The twin must give the same outputs
+    in eval mode (``tests/unit/test_models.py`` checks it for every such model).
+    """
+
+    def use_export_path(self) -> None:
+        """Switch this module to its traceable twin (a plain flag; no parameter changes)."""
+        raise NotImplementedError
 
 
 def dense_to_flat(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:

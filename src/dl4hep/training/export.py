@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from dl4hep.errors import ConfigError, DataError, MissingDependencyError
 from dl4hep.io.atomic import atomic_output
+from dl4hep.models.registry import use_export_path
 from dl4hep.provenance import write_provenance
 from dl4hep.training.checkpoint import input_names, load_trained
 
@@ -63,6 +64,28 @@ def _export(wrapper: nn.Module, args: tuple[Tensor, ...], names: tuple[str, ...]
         raise DataError(f"torch.onnx.export failed for {path.name}: {first}") from err
 
 
+def _metadata(ckpt: dict[str, Any], spec: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """What the ONNX file's ``metadata_props`` say about the model and its inputs (JSON values)."""
+    info = ckpt["model"]
+    return {
+        "classes": info["classes"], "background": info.get("background"), "inputs": list(names),
+        "features": spec.names, "block": spec.block, "normalisation": {"mean": spec.mean, "std": spec.std},
+        "max_points": spec.max_points, "model_type": info["type"], "hyperparameters": info["hyperparameters"],
+        "task": info.get("task"), "model": info.get("name"), "epoch": ckpt["epoch"],
+        "note": "inputs are normalised as (x - mean) / std; padded particles are 0 with mask False",
+    }
+
+
+def _max_diff(session: Any, names: tuple[str, ...], args: tuple[Tensor, ...], reference: dict[int, list[Any]]) -> float:
+    """``max |onnx - torch|`` over logits and probabilities, at each batch size of ``reference``."""
+    max_diff = 0.0
+    for rows, want in reference.items():
+        feed = {name: a[:rows].numpy() for name, a in zip(names, args, strict=True)}
+        got = session.run(["logits", "probabilities"], feed)
+        max_diff = max(max_diff, *(float(np.max(np.abs(g - w))) for g, w in zip(got, want, strict=True)))
+    return max_diff
+
+
 def export_onnx(*, model_dir: Path, out: Path, tolerance: float = 1e-4) -> dict[str, Any]:
     """Export ``model_dir/best.pt`` to ``out`` and compare onnxruntime with PyTorch.
 
@@ -95,19 +118,8 @@ def export_onnx(*, model_dir: Path, out: Path, tolerance: float = 1e-4) -> dict[
     sizes = sorted({n, max(1, n // 3)})
     with torch.no_grad():  # reference from the model as trained (SDPA attention, torch-geometric graphs)
         reference = {rows: [t.numpy() for t in wrapper(*[a[:rows] for a in args])] for rows in sizes}
-    for m in net.modules():
-        if hasattr(m, "explicit"):  # plain-op attention in the exported graph (see ParticleTransformer)
-            m.explicit = True  # type: ignore[assignment]  # a plain flag, not a parameter
-        if hasattr(m, "dense"):  # padded kNN instead of the flat PyG graph (ParticleNet, HitGNN)
-            m.dense = True  # type: ignore[assignment]
-    info = ckpt["model"]
-    metadata = {
-        "classes": info["classes"], "background": info.get("background"), "inputs": list(names),
-        "features": spec.names, "block": spec.block, "normalisation": {"mean": spec.mean, "std": spec.std},
-        "max_points": spec.max_points, "model_type": info["type"], "hyperparameters": info["hyperparameters"],
-        "task": info.get("task"), "model": info.get("name"), "epoch": ckpt["epoch"],
-        "note": "inputs are normalised as (x - mean) / std; padded particles are 0 with mask False",
-    }
+    use_export_path(net)  # plain-op attention (ParT); padded kNN, not the PyG graph (ParticleNet, HitGNN)
+    metadata = _metadata(ckpt, spec, names)
     with atomic_output(out) as tmp:
         _export(wrapper, args, names, tmp)
         proto = onnx.load(str(tmp))
@@ -116,12 +128,7 @@ def export_onnx(*, model_dir: Path, out: Path, tolerance: float = 1e-4) -> dict[
             entry.key, entry.value = k, json.dumps(v)
         onnx.save(proto, str(tmp))
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-        max_diff = 0.0
-        for rows in sizes:
-            feed = {name: a[:rows].numpy() for name, a in zip(names, args, strict=True)}
-            got = session.run(["logits", "probabilities"], feed)
-            want = reference[rows]
-            max_diff = max(max_diff, *(float(np.max(np.abs(g - w))) for g, w in zip(got, want, strict=True)))
+        max_diff = _max_diff(session, names, args, reference)
         if not max_diff <= tolerance:
             raise DataError(
                 f"ONNX export of {model_dir} differs from PyTorch by max |delta| = {max_diff:.3g} > tolerance "

@@ -13,10 +13,69 @@ sees padded particles, so real outputs do not depend on padding content
 The symmetric pair features are embedded once per unordered pair and mirrored.
 Attention uses :func:`torch.nn.functional.scaled_dot_product_attention`, except
 in training with dropout, where it runs explicitly with the cheap dropout mask of
-:func:`dl4hep.models.common.dropout_keep`.
+:func:`dl4hep.models.common.dropout_keep`. For export,
+:meth:`_Attention.use_export_path` switches to explicit attention (the ONNX exporter's SDPA
+decomposition fails on this layout).
 """
+# ruff: noqa: E402  (torch is imported below the torch-free head: dl4hep.models.specs reads only the head)
 
 from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from dl4hep.contracts import POINT_TENSORS, POINTS
+from dl4hep.models import plugin
+
+
+class Params(plugin.Params):
+    """Particle Transformer (arXiv:2202.03772) with pairwise-interaction attention bias."""
+
+    embed_dims: list[int] = Field(
+        default_factory=lambda: [128, 512, 128],
+        min_length=1,
+        description="Particle-embedding MLP widths; the last is the model width.",
+    )
+    pair_embed_dims: list[int] = Field(
+        default_factory=lambda: [64, 64, 64],
+        description="Pair-embedding MLP widths (then one layer to num_heads).",
+    )
+    num_heads: int = Field(8, ge=1)
+    num_layers: int = Field(8, ge=1, description="Particle attention blocks.")
+    num_cls_layers: int = Field(2, ge=1, description="Class attention blocks.")
+    ffn_ratio: int = Field(4, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    use_pair_features: bool = Field(
+        True, description="Add the ln Delta, ln kT, ln z, ln m^2 attention bias."
+    )
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.embed_dims[-1] % self.num_heads:
+            raise ValueError(
+                f"embed_dims[-1]={self.embed_dims[-1]} must be divisible by num_heads={self.num_heads}"
+            )
+
+
+SPEC = plugin.ModelSpec(
+    params=Params,
+    inputs=(POINTS,),
+    description="Particle Transformer (ParT)",
+    network="ParticleTransformer",
+    requires_p4="use_pair_features",
+    permutation_invariant=True,
+    export="twin",
+    tiny={
+        "embed_dims": [32, 32],
+        "pair_embed_dims": [8],
+        "num_heads": 2,
+        "num_layers": 2,
+        "num_cls_layers": 1,
+        "dropout": 0.0,
+    },
+)
+
+# ------------------------------------------------------------------ network (imports torch)
 
 import math
 
@@ -24,12 +83,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dl4hep.models.common import FastDropout, dropout_keep
-from dl4hep.models.specs import ParticleTransformerParams
+from dl4hep.models.common import ExportPath, FastDropout, dropout_keep
 
-__all__ = ["ParticleTransformer", "pair_features", "pair_features_tril"]
+__all__ = [
+    "SPEC",
+    "Params",
+    "ParticleTransformer",
+    "pair_features",
+    "pair_features_tril",
+    "real_pair_features",
+]
 
 _EPS = 1e-8
+#: Pair rows embedded at once in inference: 8192 x 32 float32 activations (1 MiB) stay in cache.
+_PAIR_ROWS = 8192
 
 
 def _kinematics(p4: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -40,7 +107,9 @@ def _kinematics(p4: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return pt, rap, torch.atan2(py, px)
 
 
-def _pair_terms(ki: tuple[Tensor, ...], kj: tuple[Tensor, ...], p4i: Tensor, p4j: Tensor, real: Tensor) -> Tensor:
+def _pair_terms(
+    ki: tuple[Tensor, ...], kj: tuple[Tensor, ...], p4i: Tensor, p4j: Tensor, real: Tensor
+) -> Tensor:
     """ln Delta, ln kT, ln z, ln m^2 ``(..., 4)`` of particle pairs (broadcasting ``i`` against ``j``)."""
     (pti, rapi, phii), (ptj, rapj, phij) = ki, kj
     dy = rapi - rapj
@@ -87,13 +156,38 @@ def pair_features_tril(p4: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor
     """
     p = p4.shape[1]
     i, j = torch.tril_indices(p, p, device=p4.device)
-    pt, rap, phi = _kinematics(p4)
-    ki = (pt[:, i], rap[:, i], phi[:, i])
-    kj = (pt[:, j], rap[:, j], phi[:, j])
-    return _pair_terms(ki, kj, p4[:, i], p4[:, j], mask[:, i] & mask[:, j]), i, j
+    k = _kinematics(p4)
+    ki = tuple(t.index_select(1, i) for t in k)
+    kj = tuple(t.index_select(1, j) for t in k)
+    real = mask.index_select(1, i) & mask.index_select(1, j)
+    return _pair_terms(ki, kj, p4.index_select(1, i), p4.index_select(1, j), real), i, j
 
 
-class _Attention(nn.Module):
+def real_pair_features(p4: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """The features of :func:`pair_features_tril` for the pairs of two real particles only: ``(R, 4)``.
+
+    Also returns ``row`` ``(B, P(P+1)/2)``: each triangle pair's row in the features, ``R`` for
+    a pair with padding (whose features are 0). A trimmed batch still pads its shorter jets
+    (~25 % of the triangle at the default size); their pairs are not computed at all.
+    """
+    b, p, _ = p4.shape
+    i, j = torch.tril_indices(p, p, device=p4.device)
+    real = (mask.index_select(1, i) & mask.index_select(1, j)).reshape(-1)
+    flat = (torch.arange(b, device=p4.device) * p).unsqueeze(1)
+    fi, fj = (flat + i).reshape(-1)[real], (flat + j).reshape(-1)[real]
+    k = tuple(t.reshape(-1) for t in _kinematics(p4))
+    ki = tuple(t.index_select(0, fi) for t in k)
+    kj = tuple(t.index_select(0, fj) for t in k)
+    flat_p4 = p4.reshape(b * p, 4)
+    feats = _pair_terms(
+        ki, kj, flat_p4.index_select(0, fi), flat_p4.index_select(0, fj), real.new_ones(())
+    )
+    n = feats.shape[0]
+    row = torch.where(real, torch.cumsum(real, 0) - 1, n).view(b, -1)
+    return feats, row
+
+
+class _Attention(nn.Module, ExportPath):
     """Multi-head attention with an additive float bias ``(B, H, Q, K)`` through SDPA.
 
     ``explicit = True`` computes ``softmax(q k^T / sqrt(d) + bias) v`` with plain
@@ -110,16 +204,27 @@ class _Attention(nn.Module):
         self.out = nn.Linear(dim, dim)
         self.dropout = dropout
 
+    def use_export_path(self) -> None:
+        self.explicit = True
+
     def forward(self, query: Tensor, context: Tensor, bias: Tensor) -> Tensor:
         b, nq, d = query.shape
         h = self.heads
         q = self.q(query).view(b, nq, h, d // h).transpose(1, 2)
         k, v = self.kv(context).view(b, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
         drop = self.dropout if self.training else 0.0
-        if self.explicit or drop > 0:  # SDPA's own dropout draws a bernoulli per weight (slow on CPU)
-            att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // h) + bias.to(q.dtype), dim=-1)
+        if (
+            self.explicit or drop > 0
+        ):  # SDPA's own dropout draws a bernoulli per weight (slow on CPU)
+            att = torch.softmax(
+                q @ k.transpose(-2, -1) / math.sqrt(d // h) + bias.to(q.dtype), dim=-1
+            )
             if drop > 0:
-                att = att * dropout_keep(att.shape, drop, att.device).to(att.dtype) * (1.0 / (1.0 - drop))
+                att = (
+                    att
+                    * dropout_keep(att.shape, drop, att.device).to(att.dtype)
+                    * (1.0 / (1.0 - drop))
+                )
             y = att @ v
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
@@ -136,8 +241,11 @@ class _Block(nn.Module):
         self.norm_attn = nn.LayerNorm(dim)
         self.norm2 = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(
-            nn.Linear(dim, ffn_ratio * dim), nn.GELU(), nn.LayerNorm(ffn_ratio * dim),
-            FastDropout(dropout), nn.Linear(ffn_ratio * dim, dim),
+            nn.Linear(dim, ffn_ratio * dim),
+            nn.GELU(),
+            nn.LayerNorm(ffn_ratio * dim),
+            FastDropout(dropout),
+            nn.Linear(ffn_ratio * dim, dim),
         )
         self.drop = FastDropout(dropout)
 
@@ -151,17 +259,23 @@ class _Block(nn.Module):
         return x + self.drop(self.ffn(self.norm2(x)))
 
 
-class ParticleTransformer(nn.Module):
+class ParticleTransformer(nn.Module, ExportPath):
     """``points`` ``(B, P, F)``, ``points_mask`` ``(B, P)``, ``points_p4`` ``(B, P, 4)`` -> logits ``(B, C)``."""
 
-    input_names = ("points", "points_mask", "points_p4")
+    input_names = POINT_TENSORS
     #: Outputs do not depend on the padded width: batches may be cut to their longest cloud.
     trim_padding = True
     #: ``precision: auto`` trains it with bf16 autocast on CPUs with native bf16 (faster there).
     cpu_bf16 = True
+    #: Inference embeds only real pairs (data-dependent shapes); the export path embeds them all.
+    compact_pairs = True
 
     def __init__(
-        self, params: ParticleTransformerParams, *, num_classes: int, input_dim: int,
+        self,
+        params: Params,
+        *,
+        num_classes: int,
+        input_dim: int,
         point_names: list[str] | None = None,
     ):
         super().__init__()
@@ -181,29 +295,55 @@ class ParticleTransformer(nn.Module):
             pair.append(nn.Linear(pdims[-1], params.num_heads))
             self.pair_embed = nn.Sequential(*pair)
         self.blocks = nn.ModuleList(
-            _Block(dim, params.num_heads, params.ffn_ratio, params.dropout) for _ in range(params.num_layers)
+            _Block(dim, params.num_heads, params.ffn_ratio, params.dropout)
+            for _ in range(params.num_layers)
         )
         # no dropout in class attention, as in the reference implementation (weaver-core)
         self.cls_blocks = nn.ModuleList(
-            _Block(dim, params.num_heads, params.ffn_ratio, 0.0) for _ in range(params.num_cls_layers)
+            _Block(dim, params.num_heads, params.ffn_ratio, 0.0)
+            for _ in range(params.num_cls_layers)
         )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
+    def use_export_path(self) -> None:
+        self.compact_pairs = False
+
     def pair_bias(self, p4: Tensor, mask: Tensor) -> Tensor:
         """Embedded pair features as an attention bias ``(B, H, P, P)``.
 
         The embedding runs once per unordered pair (the lower triangle, :func:`pair_features_tril`)
         and one gather mirrors it onto both halves; its backward sums the two halves' gradients.
+        Without autograd (inference) :meth:`_compact_pair_bias` gives the same values faster.
         """
         b, p, _ = p4.shape
-        feats, _, _ = pair_features_tril(p4, mask)
-        u = self.pair_embed(feats).transpose(1, 2).contiguous()  # (B, H, P(P+1)/2)
         r = torch.arange(p, device=p4.device)
         hi, lo = torch.maximum(r.unsqueeze(1), r), torch.minimum(r.unsqueeze(1), r)
-        return u.index_select(2, (hi * (hi + 1) // 2 + lo).reshape(-1)).view(b, self.heads, p, p)
+        mirror = (hi * (hi + 1) // 2 + lo).reshape(-1)
+        if self.compact_pairs and not torch.is_grad_enabled():
+            return self._compact_pair_bias(p4, mask, mirror)
+        feats, _, _ = pair_features_tril(p4, mask)
+        u = self.pair_embed(feats).transpose(1, 2).contiguous()  # (B, H, P(P+1)/2)
+        # gathering along the last axis of a 2-d view is ~8x faster than of the 3-d tensor
+        return u.view(b * self.heads, -1).index_select(1, mirror).view(b, self.heads, p, p)
+
+    def _compact_pair_bias(self, p4: Tensor, mask: Tensor, mirror: Tensor) -> Tensor:
+        """:meth:`pair_bias` embedding only the pairs of two real particles (inference).
+
+        Pairs with padding all have zero features: one extra column holds their embedding.
+        The gather writes the heads outermost, a ``(B, H, P, P)`` view of ``(H, B, P, P)``
+        memory, contiguous in the key axis as attention reads it (the same values; the
+        training path keeps the contiguous layout, whose backward rounds as it always did).
+        """
+        b, p, _ = p4.shape
+        feats, row = real_pair_features(p4, mask)
+        feats = torch.cat([feats, feats.new_zeros(1, 4)])
+        # row blocks whose activations stay in the CPU cache (~25 % faster; rows are independent)
+        table = torch.cat([self.pair_embed(f) for f in feats.split(_PAIR_ROWS)]).t().contiguous()
+        index = row.index_select(1, mirror).reshape(-1)
+        return table.index_select(1, index).view(self.heads, b, p, p).transpose(0, 1)
 
     def forward(self, points: Tensor, points_mask: Tensor, points_p4: Tensor) -> Tensor:
         b, p, _ = points.shape
@@ -219,7 +359,9 @@ class ParticleTransformer(nn.Module):
             bias = key_bias.expand(b, self.heads, p, p)
         for blk in self.blocks:
             x = blk(x, bias)
-        cls_bias = torch.cat([key_bias.new_zeros(b, 1, 1, 1), key_bias], dim=-1).expand(b, self.heads, 1, p + 1)
+        cls_bias = torch.cat([key_bias.new_zeros(b, 1, 1, 1), key_bias], dim=-1).expand(
+            b, self.heads, 1, p + 1
+        )
         cls = self.cls_token.expand(b, 1, -1)
         for blk in self.cls_blocks:
             cls = blk(x, cls_bias, cls_token=cls)

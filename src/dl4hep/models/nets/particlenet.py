@@ -5,86 +5,83 @@ Delta phi to the jet axis); later blocks rebuild it in the previous block's
 feature space. Message passing uses :class:`torch_geometric.nn.EdgeConv` on a
 flat graph of real particles with a plain-torch kNN (no torch-cluster).
 
-With ``dense = True`` (set by ``dl4hep export``) the same modules run on the
-padded ``(B, P, F)`` batch instead: top-k neighbour indices ``(B, P, k)`` with
-validity, gathered neighbour features ``(B, P, k, F)``, the EdgeConv MLP on
+With ``dense = True`` (set through :meth:`ParticleNet.use_export_path` by ``dl4hep export``)
+the same modules run on the padded ``(B, P, F)`` batch instead: top-k neighbour indices
+``(B, P, k)`` with validity, gathered neighbour features ``(B, P, k, F)``, the EdgeConv MLP on
 ``[x_i, x_j - x_i]``, a masked mean over ``k`` and masked pooling. Its shapes
 depend only on ``(B, P)``, so torch.export / ONNX can trace it with a dynamic
 batch; it is inference-only (eval-mode BatchNorm) and equal to the
 torch-geometric path, which stays the training path.
 """
+# ruff: noqa: E402  (torch is imported below the torch-free head: dl4hep.models.specs reads only the head)
 
 from __future__ import annotations
 
+from pydantic import Field, field_validator
+
+from dl4hep.contracts import POINTS, POINTS_MASK
+from dl4hep.models import plugin
+
+
+class Params(plugin.Params):
+    """ParticleNet: EdgeConv blocks, static kNN in ``coords`` then dynamic kNN in feature space."""
+
+    k: int = Field(16, ge=1, description="Neighbours per particle.")
+    conv_channels: list[list[int]] = Field(
+        default_factory=lambda: [[64, 64, 64], [128, 128, 128], [256, 256, 256]],
+        min_length=1,
+        description="Channels of the MLP inside each EdgeConv block.",
+    )
+    fc_channels: list[int] = Field(
+        default_factory=lambda: [256], description="Fully connected head widths."
+    )
+    dropout: float = Field(0.1, ge=0, lt=1)
+    coords: list[str] | None = Field(
+        None,
+        description="Point features of the first kNN graph, e.g. [deta, dphi] (default: the first two).",
+    )
+
+    @field_validator("conv_channels")
+    @classmethod
+    def _nonempty(cls, v: list[list[int]]) -> list[list[int]]:
+        if any(len(block) == 0 for block in v):
+            raise ValueError("every EdgeConv block needs at least one channel width")
+        return v
+
+
+SPEC = plugin.ModelSpec(
+    params=Params,
+    inputs=(POINTS,),
+    description="ParticleNet (EdgeConv)",
+    network="ParticleNet",
+    tiny={"k": 4, "conv_channels": [[16, 16], [32, 32]], "fc_channels": [32], "dropout": 0.0},
+    permutation_invariant=True,
+    export="twin",
+)
+
+# ------------------------------------------------------------------ network (imports torch)
+
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import EdgeConv
 
-from dl4hep.errors import ConfigError, did_you_mean
 from dl4hep.models.common import (
+    ExportPath,
     dense_to_flat,
     flat_to_dense,
-    gather_neighbours,
     knn_edge_index,
     knn_indices,
     masked_mean,
     segment_mean,
 )
-from dl4hep.models.specs import ParticleNetParams
+from dl4hep.models.graph import EdgeConvBlock, coord_indices
 
-__all__ = ["EdgeConvBlock", "ParticleNet", "coord_indices"]
-
-
-def coord_indices(coords: list[str] | None, point_names: list[str] | None, where: str) -> list[int]:
-    """Column indices of the kNN coordinates (default: the first two point features)."""
-    if coords is None:
-        return [0, 1]
-    names = list(point_names or [])
-    missing = [c for c in coords if c not in names]
-    if missing:
-        raise ConfigError(
-            f"{where}.hyperparameters.coords: {missing} are not point features of the dataset {names}."
-            + did_you_mean(missing[0], names)
-        )
-    return [names.index(c) for c in coords]
+__all__ = ["SPEC", "ParticleNet", "Params"]
 
 
-class EdgeConvBlock(nn.Module):
-    """EdgeConv with an MLP ``h([x_i, x_j - x_i])`` (Linear-BN-ReLU per width), mean aggregation and a shortcut."""
-
-    def __init__(self, in_dim: int, widths: list[int]):
-        super().__init__()
-        layers: list[nn.Module] = []
-        prev = 2 * in_dim
-        for w in widths:
-            layers += [nn.Linear(prev, w, bias=False), nn.BatchNorm1d(w), nn.ReLU()]
-            prev = w
-        self.conv = EdgeConv(nn.Sequential(*layers), aggr="mean")
-        self.shortcut = nn.Sequential(nn.Linear(in_dim, widths[-1], bias=False), nn.BatchNorm1d(widths[-1]))
-        self.act = nn.ReLU()
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        return self.act(self.conv(x, edge_index) + self.shortcut(x))
-
-    def forward_dense(self, x: Tensor, idx: Tensor, valid: Tensor) -> Tensor:
-        """Padded twin of :meth:`forward` (eval mode): ``x`` ``(B, P, C)``, neighbours ``idx``/``valid`` ``(B, P, k)``.
-
-        Same modules as the EdgeConv: ``conv.nn`` on ``[x_i, x_j - x_i]``, mean over
-        the valid neighbours (0 without any, like PyG's empty scatter-mean).
-        """
-        b, p, c = x.shape
-        k = idx.shape[-1]
-        xi = x.unsqueeze(2).expand(b, p, k, c)
-        xj = gather_neighbours(x, idx)
-        h = self.conv.nn(torch.cat([xi, xj - xi], dim=-1).reshape(b * p * k, 2 * c))
-        agg = masked_mean(h.reshape(b, p, k, h.shape[-1]), valid, dim=2)
-        return self.act(agg + self.shortcut(x.reshape(b * p, c)).reshape(b, p, agg.shape[-1]))
-
-
-class ParticleNet(nn.Module):
+class ParticleNet(nn.Module, ExportPath):
     """``points`` ``(B, P, F)``, ``points_mask`` ``(B, P)`` -> logits ``(B, C)``."""
 
-    input_names = ("points", "points_mask")
+    input_names = (POINTS, POINTS_MASK)
     #: Outputs do not depend on the padded width: batches may be cut to their longest cloud.
     trim_padding = True
     #: ``precision: auto`` trains it with bf16 autocast on CPUs with native bf16 (faster there).
@@ -93,7 +90,12 @@ class ParticleNet(nn.Module):
     dense = False
 
     def __init__(
-        self, params: ParticleNetParams, *, num_classes: int, input_dim: int, point_names: list[str] | None = None
+        self,
+        params: Params,
+        *,
+        num_classes: int,
+        input_dim: int,
+        point_names: list[str] | None = None,
     ):
         super().__init__()
         self.k = params.k
@@ -112,6 +114,9 @@ class ParticleNet(nn.Module):
             prev = w
         head.append(nn.Linear(prev, num_classes))
         self.head = nn.Sequential(*head)
+
+    def use_export_path(self) -> None:
+        self.dense = True
 
     def forward(self, points: Tensor, points_mask: Tensor) -> Tensor:
         if self.dense:

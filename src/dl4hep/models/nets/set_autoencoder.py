@@ -1,16 +1,51 @@
-"""Autoencoders for anomaly detection: the reconstruction error is the anomaly score.
+"""Point-cloud (Deep Sets) autoencoder for anomaly detection: the reconstruction error is the anomaly score.
 
 Trained on the background class only (QCD jets), an autoencoder learns to compress and
 rebuild background; objects unlike it (top, W, Z, H→bb̄ jets never seen in training)
 come back worse, so their error is larger (Heimel, Kasieczka, Plehn, Thompson,
 SciPost Phys. 6 (2019) 030; Farina, Nakai, Shih, Phys. Rev. D 101 (2020) 075021).
-Both models return the score itself, ``(batch, 1)``: the mean squared difference of the
+The model returns the score itself, ``(batch, 1)``: the mean squared difference of the
 normalised inputs and their reconstruction, so training minimises the mean score and
 prediction, evaluation and the ONNX graph all use the same number. ``reconstruct`` gives
-the reconstruction.
+the reconstruction. The tabular twin is :mod:`dl4hep.models.nets.autoencoder`.
 """
+# ruff: noqa: E402  (torch is imported below the torch-free head: dl4hep.models.specs reads only the head)
 
 from __future__ import annotations
+
+from pydantic import Field
+
+from dl4hep.contracts import POINTS, POINTS_MASK
+from dl4hep.models import plugin
+
+
+class Params(plugin.Params):
+    """Point-cloud autoencoder: Deep-Sets encoder to a latent vector, decoder to per-particle features."""
+
+    phi_sizes: list[int] = Field(
+        default_factory=lambda: [64, 64],
+        min_length=1,
+        description="Per-particle encoder widths before the masked mean.",
+    )
+    latent: int = Field(8, ge=1, description="Width of the jet's latent vector.")
+    decoder: list[int] = Field(
+        default_factory=lambda: [64, 64],
+        min_length=1,
+        description="Widths of the decoder that maps (latent, slot position) to a particle.",
+    )
+    activation: plugin.Activation = "relu"
+
+
+SPEC = plugin.ModelSpec(
+    params=Params,
+    inputs=(POINTS,),
+    objective="anomaly",
+    network="SetAutoencoder",
+    description="Deep-Sets point-cloud autoencoder: reconstruction error as anomaly score",
+    tiny={"phi_sizes": [16], "latent": 4, "decoder": [16]},
+)
+
+# ------------------------------------------------------------------ network (imports torch)
 
 import math
 
@@ -18,42 +53,11 @@ import torch
 from torch import Tensor, nn
 
 from dl4hep.models.common import mlp
-from dl4hep.models.specs import AutoencoderParams, SetAutoencoderParams
 
-__all__ = ["Autoencoder", "SetAutoencoder"]
+__all__ = ["SPEC", "Params", "SetAutoencoder"]
 
 #: Fourier frequencies of the slot position fed to the set decoder.
 _N_FREQ = 4
-
-
-class Autoencoder(nn.Module):
-    """``tabular`` ``(B, F)`` -> reconstruction error ``(B, 1)`` through a ``latent``-wide bottleneck."""
-
-    input_names = ("tabular",)
-
-    def __init__(
-        self,
-        params: AutoencoderParams,
-        *,
-        num_classes: int = 1,
-        input_dim: int,
-        point_names: list[str] | None = None,
-    ):
-        super().__init__()
-        widths = [input_dim, *params.hidden]
-        self.encoder = nn.Sequential(
-            mlp(widths, act=params.activation), nn.Linear(widths[-1], params.latent)
-        )
-        back = [params.latent, *reversed(params.hidden)]
-        self.decoder = nn.Sequential(
-            mlp(back, act=params.activation), nn.Linear(back[-1], input_dim)
-        )
-
-    def reconstruct(self, tabular: Tensor) -> Tensor:
-        return self.decoder(self.encoder(tabular))
-
-    def forward(self, tabular: Tensor) -> Tensor:
-        return (self.reconstruct(tabular) - tabular).pow(2).mean(dim=1, keepdim=True)
 
 
 class SetAutoencoder(nn.Module):
@@ -66,12 +70,12 @@ class SetAutoencoder(nn.Module):
     The error averages the squared difference over real particles only.
     """
 
-    input_names = ("points", "points_mask")
+    input_names = (POINTS, POINTS_MASK)
     trim_padding = False  # t = p / P depends on the padded width P: batches keep the full width
 
     def __init__(
         self,
-        params: SetAutoencoderParams,
+        params: Params,
         *,
         num_classes: int = 1,
         input_dim: int,
