@@ -61,7 +61,7 @@ def test_optional_field_missing_from_the_file_reads_as_absent(tmp_path, caplog):
     """A schema field the feature sets mark optional (``generated``: Cluster_genEnergy, written since the
     energy regression) may be absent from older files: the field is left out with a warning naming the
     file and branch, and the feature that uses it is NaN."""
-    from dl4hep.features.shower_shapes import _true_energy
+    from dl4hep.features.sets.shower_shapes import _true_energy
 
     old = tmp_path / "old_photon.root"
     with uproot.open(REPO / "data/mini_photon.root") as f:

@@ -10,10 +10,10 @@ import pytest
 import uproot
 import yaml
 
-from dl4hep.config import analysis_from_dict
 from dl4hep.errors import ConfigError
 from dl4hep.features.api import build_features
-from dl4hep.features.columns import Options, evaluate_columns
+from dl4hep.features.sets.columns import Options, evaluate_columns
+from dl4hep.validate import checked_from_dict
 from tests.paths import REAL_DATA, REPO
 
 NANO = REAL_DATA / "nano_tt_v12.root"
@@ -44,7 +44,7 @@ def make_config(tmp_path, columns, *, fields=None, features=("columns",), input=
             "models": {"dnn": {}}}
     task.update(extra or {})
     (tmp_path / "task.yaml").write_text(yaml.safe_dump(task, sort_keys=False))
-    return analysis_from_dict({"config_dir": str(REPO / "configs"), "tasks": {"t": {"definition": str(tmp_path / "task.yaml")}}})
+    return checked_from_dict({"config_dir": str(REPO / "configs"), "tasks": {"t": {"definition": str(tmp_path / "task.yaml")}}})
 
 
 def _expected(ev: dict) -> dict[str, float]:

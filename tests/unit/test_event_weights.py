@@ -15,10 +15,10 @@ import pytest
 import uproot
 import yaml
 
-from dl4hep.config import analysis_from_dict
 from dl4hep.data.dataset import build_dataset
 from dl4hep.errors import BranchNotFoundError, ConfigError, DataError
 from dl4hep.features.api import build_features
+from dl4hep.validate import checked_from_dict
 from tests.paths import REAL_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def make_config(
     if sample_weight:
         task["samples"]["sb"]["weight"] = sample_weight
     (tmp_path / "task.yaml").write_text(yaml.safe_dump(task))
-    return analysis_from_dict(
+    return checked_from_dict(
         {
             "config_dir": str(ROOT / "configs"),
             "luminosity": 10.0,

@@ -8,10 +8,10 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from dl4hep.features import jet_substructure as js
 from dl4hep.features.base import cartesian
 from dl4hep.features.exclusive_kt import exclusive_axes, kinematics
 from dl4hep.features.jets import link_constituents
+from dl4hep.features.sets import jet_substructure as js
 from dl4hep.io.reader import ChunkReader
 from dl4hep.io.schema import load_input_schema
 from tests.paths import REPO

@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from dl4hep.config import analysis_from_dict
 from dl4hep.errors import ConfigError
 from dl4hep.features.api import build_features
 from dl4hep.features.selection import compile_selection
+from dl4hep.validate import checked_from_dict
 from tests.paths import REAL_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def make_config(tmp_path, *, input, features, files, selection=None, options=Non
     if options:
         task["feature_options"] = options
     (tmp_path / "task.yaml").write_text(yaml.safe_dump(task))
-    return analysis_from_dict({"config_dir": str(ROOT / "configs"),
+    return checked_from_dict({"config_dir": str(ROOT / "configs"),
                                "tasks": {"t": {"definition": str(tmp_path / "task.yaml")}}})
 
 
@@ -97,7 +97,7 @@ def test_empty_selection_writes_schema(tmp_path, caplog):
 
 
 def test_bad_selection_name(tmp_path):
-    # the config check (dl4hep.registry_checks) rejects it already when the config is loaded
+    # the config check (dl4hep.validate) rejects it already when the config is loaded
     with pytest.raises(ConfigError, match=r"tasks.t.selection: unknown name 'ptt'.*Did you mean 'pt'"):
         cfg = make_config(tmp_path, input="pfnano", features=["jet_substructure"], files=REAL / "pfnano.root",
                           selection="ptt > 1")
@@ -128,6 +128,7 @@ print(tracemalloc.get_traced_memory()[1])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.reliability
 def test_memory_bounded_by_chunk_size(tmp_path):
     small = write_generated(tmp_path / "x1.root", n_events=200, repeat=1)

@@ -6,8 +6,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from dl4hep.features import jet_point_cloud as pc
 from dl4hep.features.jets import link_constituents
+from dl4hep.features.sets import jet_point_cloud as pc
 from dl4hep.io.reader import ChunkReader
 from dl4hep.io.schema import load_input_schema
 from tests.paths import REAL_DATA
@@ -102,6 +102,7 @@ def test_jet_rebuilt_from_linked_puppi_candidates(pfnano):
     assert np.max(np.abs(ak.to_numpy(unweighted.pt / raw_pt - 1))) < 0.02
 
 
+@pytest.mark.slow
 def test_links_agree_with_coffea_pfnano(pfnano):
     """Cross-check the columnar index-link grouping against coffea's PFNanoAOD schema where it loads."""
     nanoevents = pytest.importorskip("coffea.nanoevents")

@@ -4,7 +4,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from dl4hep.features import shower_shapes as ss
+from dl4hep.features.sets import shower_shapes as ss
 
 A = ss.CRYSTAL  # generator crystal size in eta
 A_PHI = 2 * np.pi / 360  # crystal size in phi
@@ -100,7 +100,7 @@ def test_local_covariances_hand_worked_asymmetric_grid():
 def test_ieta_default_fits_the_generated_grid():
     """D20: the default treats ieta as contiguous through 0, as the generator writes it
     (dl4hep.generate.detector: ieta = floor(eta / 0.0174), so a shower at eta ~ 0 has ieta -1, 0, 1)."""
-    from dl4hep.generate.detector import _ieta
+    from dl4hep.generate.detector import crystal_ieta as _ieta
 
     assert _ieta(np.array([-0.01, 0.01, 0.02])).tolist() == [-1, 0, 1]  # the generator grid has ieta = 0
     # a 1 (phi) x 5 (eta) column of hits at ieta -2..2, seed at ieta 0
@@ -126,7 +126,8 @@ def test_points_p4_at_the_crystal_centres(has_zero):
     and with ``vector`` for (px, py, pz, E)."""
     import vector
 
-    from dl4hep.generate.detector import _ieta, _iphi
+    from dl4hep.generate.detector import crystal_ieta as _ieta
+    from dl4hep.generate.detector import crystal_iphi as _iphi
 
     ieta = np.array([-85, -1, 0, 1, 40, 84]) if has_zero else np.array([-85, -1, 1, 2, 40, 85])
     iphi = np.array([0, 359, 180, 1, 90, 270])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import vector
 
-from dl4hep.features.jet_substructure import nsubjettiness
+from dl4hep.features.sets.jet_substructure import nsubjettiness
 
 
 def _jet(prongs, rng, per=6):

@@ -15,10 +15,10 @@ import torch
 
 from dl4hep.data.tensors import InputSpec, arrays_to_tensors
 from dl4hep.errors import DataError
+from dl4hep.features import registry as features_registry
 from dl4hep.features.base import FeatureOutput
 
 __all__ = [
-    "EVENT_LEVEL_SETS",
     "is_event_level",
     "model_tensors",
     "object_index",
@@ -26,13 +26,12 @@ __all__ = [
     "usable_rows",
 ]
 
-#: Feature sets giving one row per event; every other shipped set gives one row per object.
-EVENT_LEVEL_SETS = frozenset({"dilepton_kinematics", "columns"})
-
-
 def is_event_level(feature_sets: list[str]) -> bool:
-    """True when every set of the task gives one row per event (keys need no object index)."""
-    return set(feature_sets) <= EVENT_LEVEL_SETS
+    """True when every set of the task gives one row per event (keys need no object index).
+
+    Each set says so itself (``EVENT_LEVEL``, :mod:`dl4hep.features.protocol`).
+    """
+    return features_registry.is_event_level(feature_sets)
 
 
 def row_counts(rows: FeatureOutput, entries: int) -> np.ndarray:

@@ -7,8 +7,12 @@ columns (the sets must produce the same rows), apply the sample's
 ``require_truth_match`` and the task ``selection``, and append the chunk to the
 output parquet (pyarrow ``ParquetWriter``: memory is bounded by the chunk size).
 The output is written through :func:`dl4hep.io.atomic.atomic_output`, carries the
-``dl4hep`` key-value metadata of docs/architecture.md ("Features") and a
+:data:`dl4hep.contracts.FEATURE_META_KEY` metadata of docs/architecture.md ("Features") and a
 provenance record beside it.
+
+:func:`build_features` is a chain of named steps: :func:`_prepare` (every check, before the output
+is opened), :func:`_write_chunks` (compute, keep, append), :func:`_finish` (generator-weight sum,
+empty-file fallback).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import json
 import logging
 import sys
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +32,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from dl4hep.contracts import FEATURE_META_KEY, POINTS, POINTS_MASK, POINTS_P4
 from dl4hep.errors import ConfigError, DataError, did_you_mean
 from dl4hep.features.base import FeatureOutput
 from dl4hep.features.event_weights import WeightPlan, plan_weights
+from dl4hep.features.protocol import FeatureSet
 from dl4hep.features.registry import get_feature_set, parse_options
 from dl4hep.features.selection import compile_selection
 from dl4hep.io.atomic import atomic_output
 from dl4hep.io.reader import ChunkReader, merge_needs
 from dl4hep.io.runs import read_run_info
-from dl4hep.io.schema import load_input_schema
+from dl4hep.io.schema import InputSchema, load_input_schema
 from dl4hep.provenance import write_provenance
 
-__all__ = ["GEN_SUM_KEY", "FeaturePlan", "build_features", "plan_features"]
+__all__ = ["GEN_SUM_KEY", "FeaturePlan", "build_features"]
 
 #: Parquet file key-value metadata written at the end: the generator-weight sum of all entries read.
 GEN_SUM_KEY = "dl4hep_gen_weights"
@@ -50,18 +58,18 @@ class FeaturePlan:
 
     def __init__(self, task_cfg: Any, task: str) -> None:
         where = f"tasks.{task}.features"
-        self.sets = []
+        self.sets: list[tuple[str, FeatureSet, Any]] = []
         for name in task_cfg.features:
-            module = get_feature_set(name, where=where)
+            fset = get_feature_set(name, where=where)
             opts = parse_options(name, task_cfg.feature_options.get(name, {}), where=f"tasks.{task}.feature_options.{name}")
-            self.sets.append((name, module, opts))
+            self.sets.append((name, fset, opts))
         self.tabular: list[str] = []
         self.points: list[str] = []
         self.observers: list[str] = []
         self.max_points = 0
         self.points_set: str | None = None
-        for name, module, opts in self.sets:
-            n = module.names(opts)
+        for name, fset, opts in self.sets:
+            n = fset.names(opts)
             clash = set(n["tabular"]) & set(self.tabular)
             if clash:
                 raise ConfigError(f"{where}: feature sets give the same tabular feature(s) {sorted(clash)} twice")
@@ -77,9 +85,10 @@ class FeaturePlan:
 
     def extend_schema(self, schema: Any) -> None:
         """Let sets that declare raw branches (``columns``' ``fields``) add them to ``schema`` before reading."""
-        for _, module, opts in self.sets:
-            if hasattr(module, "extend_schema"):
-                module.extend_schema(opts, schema)
+        for _, fset, opts in self.sets:
+            hook = getattr(fset, "extend_schema", None)
+            if hook is not None:
+                hook(opts, schema)
 
     def compute(self, chunk: ak.Array, schema: Any) -> FeatureOutput:
         """Every set's rows for one chunk, merged (``dl4hep apply`` and the coffea wrapper reuse it)."""
@@ -88,10 +97,12 @@ class FeaturePlan:
             return _merge(self, [(name, m.compute(chunk, o, schema)) for name, m, o in self.sets])
 
     def metadata(self) -> dict[str, Any]:
+        """The feature file's description (column names, point size, sets) for its metadata."""
         return {"tabular": self.tabular, "points": self.points, "max_points": self.max_points,
                 "observers": self.observers, "feature_sets": [s[0] for s in self.sets]}
 
     def empty_output(self) -> FeatureOutput:
+        """Zero rows with every column, to give the output its full schema."""
         P, F = self.max_points, len(self.points)
         return FeatureOutput(
             event_index=np.zeros(0, np.int64),
@@ -104,6 +115,7 @@ class FeaturePlan:
 
 
 def _merge(plan: FeaturePlan, outs: list[tuple[str, FeatureOutput]]) -> FeatureOutput:
+    """One output from the sets' outputs: they must have the same rows; the first set's observers win."""
     first_name, merged = outs[0]
     merged = FeatureOutput(event_index=merged.event_index, truth_match=merged.truth_match)
     for name, o in outs:
@@ -141,15 +153,16 @@ def _to_table(plan: FeaturePlan, chunk: ak.Array | None, rows: FeatureOutput, ke
     if plan.tabular:
         cols["tabular"] = ak.zip({k: np.asarray(rows.tabular[k], np.float32)[keep] for k in plan.tabular})
     if plan.points:
-        cols["points"] = ak.from_numpy(np.ascontiguousarray(rows.points[keep], np.float32))
-        cols["points_mask"] = ak.from_numpy(np.ascontiguousarray(rows.points_mask[keep], bool))
-        cols["points_p4"] = ak.from_numpy(np.ascontiguousarray(rows.points_p4[keep], np.float32))
+        cols[POINTS] = ak.from_numpy(np.ascontiguousarray(rows.points[keep], np.float32))
+        cols[POINTS_MASK] = ak.from_numpy(np.ascontiguousarray(rows.points_mask[keep], bool))
+        cols[POINTS_P4] = ak.from_numpy(np.ascontiguousarray(rows.points_p4[keep], np.float32))
     cols["observers"] = ak.zip({k: np.asarray(rows.observers[k], np.float32)[keep] for k in plan.observers})
     arr = ak.zip(cols, depth_limit=1)
     return ak.to_arrow_table(arr, extensionarray=False, count_nulls=False)
 
 
 def _non_nullable(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every field (nested ones too) non-nullable: feature files hold no missing values."""
     def fix(f: pa.Field) -> pa.Field:
         t = f.type
         if pa.types.is_struct(t):
@@ -161,8 +174,21 @@ def _non_nullable(schema: pa.Schema) -> pa.Schema:
     return pa.schema([fix(f) for f in schema])
 
 
-def plan_features(config: Any, task: str) -> FeaturePlan:
-    return FeaturePlan(config.task(task), task)
+@dataclass
+class _Job:
+    """A features job with everything resolved and checked before the output is opened."""
+
+    task: str
+    sample: str
+    tcfg: Any
+    require_truth_match: bool
+    schema: InputSchema
+    plan: FeaturePlan
+    wplan: WeightPlan
+    selection: Callable[[dict[str, np.ndarray]], np.ndarray] | None
+    reader: ChunkReader
+    empty: pa.Table
+    arrow_schema: pa.Schema
 
 
 def build_features(*, config: Any, task: str, sample: str, input_path: str | Path, out: Path) -> dict[str, Any]:
@@ -171,13 +197,30 @@ def build_features(*, config: Any, task: str, sample: str, input_path: str | Pat
     ``input_path`` stays a string where it may be a URL (``Path`` collapses ``root://host//``).
 
     Returns:
-        ``{"input", "inputs", "output", "entries", "chunks", "rows_in", "rows_out", "rows_truth",
-        "feature_sets", "nonfinite"}``: every location read, entries read, objects produced, kept
-        after ``require_truth_match``, kept after the selection, and NaN/inf counts per input and branch.
+        ``{"input", "inputs", "output", "entries", "chunks", "rows_in", "rows_truth", "rows_out",
+        "feature_sets", "sum_gen_weight", "nonfinite"}``: every location read, entries read, objects
+        produced, kept after ``require_truth_match``, kept after the selection, and NaN/inf counts
+        per input and branch.
 
     Raises:
         ConfigError, InputFileError, BranchNotFoundError: before anything is written.
     """
+    job = _prepare(config, task, sample, input_path)
+    out = Path(out)
+    summary = _new_summary(job, out)
+    with atomic_output(out) as tmp, pq.ParquetWriter(tmp, job.arrow_schema, compression="zstd") as writer:
+        _write_chunks(job, writer, summary)
+        summary["nonfinite"] = job.reader.nonfinite
+        _finish(job, writer, summary, out)
+    write_provenance(out, stage="features", config={"task": task, "sample": sample,
+                                                     "task_config": job.tcfg.model_dump(mode="json")},
+                     extra={"summary": summary, "input_schema": job.schema.source,
+                            "input_schemas": job.reader.input_schemas})
+    return summary
+
+
+def _prepare(config: Any, task: str, sample: str, input_path: str | Path) -> _Job:
+    """Resolve schema, feature sets, weights and selection, and open (check) the input: every error here."""
     tcfg = config.task(task)
     if sample not in tcfg.samples:
         raise ConfigError(
@@ -185,9 +228,8 @@ def build_features(*, config: Any, task: str, sample: str, input_path: str | Pat
             + did_you_mean(sample, tcfg.samples)
         )
     scfg = tcfg.samples[sample]
-    schema_name = scfg.input or tcfg.input
     where = f"tasks.{task}.samples.{sample}.input" if scfg.input else f"tasks.{task}.input"
-    schema = load_input_schema(schema_name, config_dir=config.config_dir, where=where)
+    schema = load_input_schema(scfg.input or tcfg.input, config_dir=config.config_dir, where=where)
     plan = FeaturePlan(tcfg, task)
     plan.extend_schema(schema)
     wplan: WeightPlan = plan_weights(tcfg, sample, where=f"tasks.{task}")
@@ -199,53 +241,64 @@ def build_features(*, config: Any, task: str, sample: str, input_path: str | Pat
     reader = ChunkReader(input_path if isinstance(input_path, str) else str(input_path), schema,
                          merge_needs(plan.needs, wplan.needs()), step_size=tcfg.reading.step_size,
                          entry_stop=tcfg.reading.entry_stop)
-    out = Path(out)
     meta = {**plan.metadata(), **read_run_info(reader.path, schema), "weight_variations": wplan.names,
             "weight_groups": wplan.groups}
     empty = _to_table(plan, None, plan.empty_output(), np.zeros(0, bool), variations=wplan.names)
-    arrow_schema = _non_nullable(empty.schema).with_metadata({b"dl4hep": json.dumps(meta).encode()})
-    summary = {"input": str(reader.path) if isinstance(reader.path, str | Path) else f"{len(reader.inputs)} files",
-               "inputs": list(reader.inputs), "output": str(out), "entries": reader.num_entries, "chunks": 0,
-               "rows_in": 0, "rows_truth": 0, "rows_out": 0, "feature_sets": meta["feature_sets"],
-               "sum_gen_weight": 0.0}
-    with atomic_output(out) as tmp, pq.ParquetWriter(tmp, arrow_schema, compression="zstd") as writer:
-        bar = tqdm(total=reader.num_chunks, desc=f"features {task}/{sample}", unit="chunk", file=sys.stderr,
-                   disable=None, leave=False)
-        for chunk in reader:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # fastjet's exclusive-jets advisory
-                rows = _merge(plan, [(name, m.compute(chunk, o, schema)) for name, m, o in plan.sets])
-            weights = wplan.evaluate(chunk, summary["input"])
-            summary["sum_gen_weight"] += float(np.sum(weights[1]))
-            keep = np.ones(len(rows), bool)
-            summary["rows_in"] += len(rows)
-            if scfg.require_truth_match and rows.truth_match is not None:
-                keep &= rows.truth_match
-            summary["rows_truth"] += int(keep.sum())
-            if selection is not None and len(rows):
-                keep &= selection({**rows.tabular, **rows.observers})
-            summary["rows_out"] += int(keep.sum())
-            if keep.any():
-                table = _to_table(plan, chunk, rows, keep, weights, wplan.names)
-                writer.write_table(table.cast(arrow_schema))
-            summary["chunks"] += 1
-            bar.update(1)
-        bar.close()
-        summary["nonfinite"] = reader.nonfinite
-        # Sum of generator weights over every entry read (negative ones included): the dataset's
-        # normalisation when the Runs tree has no genEventSumw.
-        writer.add_key_value_metadata({GEN_SUM_KEY: json.dumps(
-            {"sum_gen_weight": summary["sum_gen_weight"], "entries": summary["entries"]})})
-        if summary["rows_out"] == 0:
-            writer.write_table(empty.cast(arrow_schema))
-            log.warning(
-                "features %s/%s: %s gave 0 rows (%d entries, %d objects, %d after truth match, selection %r); "
-                "wrote an empty %s with the full schema",
-                task, sample, reader.path, summary["entries"], summary["rows_in"], summary["rows_truth"],
-                tcfg.selection, out,
-            )
-    write_provenance(out, stage="features", config={"task": task, "sample": sample,
-                                                     "task_config": tcfg.model_dump(mode="json")},
-                     extra={"summary": summary, "input_schema": schema.source,
-                            "input_schemas": reader.input_schemas})
-    return summary
+    arrow_schema = _non_nullable(empty.schema).with_metadata({FEATURE_META_KEY: json.dumps(meta).encode()})
+    return _Job(task, sample, tcfg, scfg.require_truth_match, schema, plan, wplan, selection, reader, empty,
+                arrow_schema)
+
+
+def _new_summary(job: _Job, out: Path) -> dict[str, Any]:
+    """The job summary with zero counts (the keys' order is the provenance record's)."""
+    reader = job.reader
+    return {"input": str(reader.path) if isinstance(reader.path, str | Path) else f"{len(reader.inputs)} files",
+            "inputs": list(reader.inputs), "output": str(out), "entries": reader.num_entries, "chunks": 0,
+            "rows_in": 0, "rows_truth": 0, "rows_out": 0, "feature_sets": job.plan.metadata()["feature_sets"],
+            "sum_gen_weight": 0.0}
+
+
+def _write_chunks(job: _Job, writer: pq.ParquetWriter, summary: dict[str, Any]) -> None:
+    """Compute every chunk's rows, keep the selected ones and append them to ``writer``."""
+    bar = tqdm(total=job.reader.num_chunks, desc=f"features {job.task}/{job.sample}", unit="chunk",
+               file=sys.stderr, disable=None, leave=False)
+    for chunk in job.reader:
+        rows = job.plan.compute(chunk, job.schema)
+        weights = job.wplan.evaluate(chunk, summary["input"])
+        summary["sum_gen_weight"] += float(np.sum(weights[1]))
+        keep = _keep(job, rows, summary)
+        if keep.any():
+            table = _to_table(job.plan, chunk, rows, keep, weights, job.wplan.names)
+            writer.write_table(table.cast(job.arrow_schema))
+        summary["chunks"] += 1
+        bar.update(1)
+    bar.close()
+
+
+def _keep(job: _Job, rows: FeatureOutput, summary: dict[str, Any]) -> np.ndarray:
+    """Rows passing the sample's ``require_truth_match`` and the task selection; counts them in ``summary``."""
+    keep = np.ones(len(rows), bool)
+    summary["rows_in"] += len(rows)
+    if job.require_truth_match and rows.truth_match is not None:
+        keep &= rows.truth_match
+    summary["rows_truth"] += int(keep.sum())
+    if job.selection is not None and len(rows):
+        keep &= job.selection({**rows.tabular, **rows.observers})
+    summary["rows_out"] += int(keep.sum())
+    return keep
+
+
+def _finish(job: _Job, writer: pq.ParquetWriter, summary: dict[str, Any], out: Path) -> None:
+    """Record the generator-weight sum; write the empty table (full schema) if no row was kept."""
+    # Sum of generator weights over every entry read (negative ones included): the dataset's
+    # normalisation when the Runs tree has no genEventSumw.
+    writer.add_key_value_metadata({GEN_SUM_KEY: json.dumps(
+        {"sum_gen_weight": summary["sum_gen_weight"], "entries": summary["entries"]})})
+    if summary["rows_out"] == 0:
+        writer.write_table(job.empty.cast(job.arrow_schema))
+        log.warning(
+            "features %s/%s: %s gave 0 rows (%d entries, %d objects, %d after truth match, selection %r); "
+            "wrote an empty %s with the full schema",
+            job.task, job.sample, job.reader.path, summary["entries"], summary["rows_in"], summary["rows_truth"],
+            job.tcfg.selection, out,
+        )

@@ -8,6 +8,9 @@ import awkward as ak
 import numpy as np
 import vector
 
+# cartesian and delta_phi live in dl4hep.kinematics; re-exported here for the feature sets
+from dl4hep.kinematics import cartesian, delta_phi
+
 __all__ = ["FeatureOutput", "cartesian", "delta_phi", "to_numpy"]
 
 vector.register_awkward()  # Momentum4D behaviour for every feature set
@@ -48,13 +51,3 @@ def to_numpy(x: ak.Array | np.ndarray, dtype: type = np.float32) -> np.ndarray:
         x = ak.to_numpy(ak.fill_none(x, np.nan) if x.layout.is_option else x, allow_missing=False)
     return np.asarray(x, dtype=dtype)
 
-
-def cartesian(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray) -> dict[str, np.ndarray]:
-    """``px, py, pz, E`` of (pT, η, φ, m): p_x = pT cos φ, p_y = pT sin φ, p_z = pT sinh η, E = √(p² + m²)."""
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    return {"px": px, "py": py, "pz": pz, "E": np.sqrt(px**2 + py**2 + pz**2 + mass**2)}
-
-
-def delta_phi(a: np.ndarray, b: np.ndarray | float = 0.0) -> np.ndarray:
-    """φ_a − φ_b wrapped to [−π, π)."""
-    return np.mod(a - b + np.pi, 2 * np.pi) - np.pi

@@ -16,14 +16,16 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from dl4hep.features.base import to_numpy
 from dl4hep.features.segments import argsort_desc_within, starts
 
-__all__ = ["CAND_FIELDS", "link_constituents"]
+__all__ = ["CAND_FIELDS", "JET_FIELDS", "OBSERVERS", "jet_observers", "link_constituents", "truth_of"]
 
 CAND_FIELDS = {
     "pt": True, "eta": True, "phi": True, "mass": True, "charge": True, "pdgId": True,
     "d0": False, "d0Err": False, "dz": False, "dzErr": False, "puppiWeight": False,
 }
+OBSERVERS = ["pt", "eta", "phi", "mass", "msoftdrop", "n_constituents"]
 JET_FIELDS = {"pt": True, "eta": True, "phi": True, "mass": True, "msoftdrop": False, "truth_match": False}
 
 
@@ -53,3 +55,18 @@ def link_constituents(chunk: ak.Array) -> tuple[ak.Array, ak.Array, np.ndarray]:
     cons = ak.unflatten(flat_cands[gcand[order]], counts)
     jets = ak.flatten(jets_ev)
     return jets, cons, np.repeat(np.arange(len(n_jet)), n_jet)
+
+
+def jet_observers(jets: ak.Array, n_cons: ak.Array | np.ndarray) -> dict[str, np.ndarray]:
+    """Observer columns; fields by item (``jets["pt"]``: 10x cheaper than the vector attribute)."""
+    fields = ak.fields(jets)
+    return {
+        **{k: to_numpy(jets[k]) for k in ("pt", "eta", "phi", "mass")},
+        "msoftdrop": to_numpy(jets["msoftdrop"]) if "msoftdrop" in fields else np.full(len(jets), np.nan, np.float32),
+        "n_constituents": to_numpy(n_cons),
+    }
+
+
+def truth_of(jets: ak.Array) -> np.ndarray | None:
+    """Per-jet truth flag (``truth_match``) when the schema stores one, else ``None``."""
+    return to_numpy(jets["truth_match"], bool) if "truth_match" in ak.fields(jets) else None

@@ -1,67 +1,85 @@
-"""Registry of feature sets: name -> module. Importable without torch.
+"""Registry of feature sets: name -> :class:`~dl4hep.features.protocol.FeatureSet`. Importable without torch.
 
-A feature-set module defines ``NAME``, ``BLOCKS`` (subset of ``{"tabular", "points"}``),
-``Options`` (pydantic, ``extra="forbid"``), ``needs(options)`` (logical
-collections/fields read, see :data:`dl4hep.io.reader.Needs`),
-``names(options)`` (``{"tabular": [...], "points": [...], "observers": [...], "max_points": P}``)
-and ``compute(chunk, options, schema) -> FeatureOutput``. Optional hooks: ``blocks(options)``
-(the blocks these options provide, when they depend on them), ``check(options, schema, *, where)``
-(names checked against the task's input schema before any job) and ``extend_schema(options,
-schema)`` (raw branches the options add to the schema before the file is read; the ``columns``
-set). Adding a feature set is one module plus one line in :data:`FEATURE_SETS`.
+Every module of :mod:`dl4hep.features.sets` is a feature set named after its file, discovered by
+:func:`dl4hep.plugins.modules_in` (no table to edit); a set defined elsewhere is added with
+``FEATURE_SETS.register(name, module_or_object)``. What a set defines: :mod:`dl4hep.features.protocol`.
+Modules are imported only when a set is asked for, so listing and checking names stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from dl4hep.errors import ConfigError, did_you_mean
+from dl4hep import plugins
+from dl4hep.errors import ConfigError, format_validation_error, keys_of
+from dl4hep.features.protocol import REQUIRED, FeatureNames, FeatureSet
 
-__all__ = ["FEATURE_SETS", "check_feature_set", "feature_blocks", "feature_names", "get_feature_set", "parse_options"]
+__all__ = [
+    "FEATURE_SETS",
+    "SETS_PACKAGE",
+    "check_feature_set",
+    "feature_blocks",
+    "feature_names",
+    "get_feature_set",
+    "is_event_level",
+    "parse_options",
+]
 
-FEATURE_SETS: dict[str, str] = {
-    "shower_shapes": "dl4hep.features.shower_shapes",
-    "nanoaod_photon": "dl4hep.features.nanoaod_photon",
-    "dilepton_kinematics": "dl4hep.features.dilepton_kinematics",
-    "jet_point_cloud": "dl4hep.features.jet_point_cloud",
-    "jet_substructure": "dl4hep.features.jet_substructure",
-    "columns": "dl4hep.features.columns",
-}
+SETS_PACKAGE = "dl4hep.features.sets"
 
 
-def get_feature_set(name: str, *, where: str = "features") -> ModuleType:
-    """Import the module of feature set ``name``."""
-    if name not in FEATURE_SETS:
+def _discover() -> dict[str, plugins.Loader]:
+    """The modules of :data:`SETS_PACKAGE` that define ``compute``; the plugin is the module itself."""
+    found = plugins.modules_in(SETS_PACKAGE, "compute")()
+    return {
+        name: (lambda name=name, check=check: _load_module(name, check))
+        for name, check in found.items()
+    }
+
+
+def _load_module(name: str, check: plugins.Loader) -> Any:
+    check()  # imports the module; ConfigError if it defines no compute
+    module = importlib.import_module(f"{SETS_PACKAGE}.{name}")
+    missing = [a for a in REQUIRED if not hasattr(module, a)]
+    if missing or name != module.NAME:
         raise ConfigError(
-            f"{where}: unknown feature set '{name}'; available: {sorted(FEATURE_SETS)}."
-            + did_you_mean(name, FEATURE_SETS)
+            f"feature set module {module.__name__} must define {list(REQUIRED)} with NAME = "
+            f"{name!r} (dl4hep.features.protocol); missing {missing}, NAME {getattr(module, 'NAME', None)!r}"
         )
-    return importlib.import_module(FEATURE_SETS[name])
+    return module
+
+
+FEATURE_SETS: plugins.Registry[FeatureSet] = plugins.Registry("feature set", _discover)
+
+
+def get_feature_set(name: str, *, where: str = "features") -> FeatureSet:
+    """The feature set ``name`` (its module, for the shipped sets)."""
+    return FEATURE_SETS.get(name, where=where)
 
 
 def parse_options(name: str, options: dict[str, Any] | None, *, where: str) -> BaseModel:
     """Validate ``options`` with the set's ``Options`` model (unknown keys are errors)."""
-    module = get_feature_set(name, where=where)
+    model = get_feature_set(name, where=where).Options
     try:
-        return module.Options.model_validate(options or {})
+        return model.model_validate(options or {})
     except ValidationError as err:
-        allowed = sorted(module.Options.model_fields)
-        lines = [f"{where}: invalid options for feature set '{name}':"]
-        for e in err.errors():
-            loc = ".".join(str(p) for p in e["loc"])
-            if e["type"] == "extra_forbidden":
-                lines.append(f"  unknown option '{loc}'.{did_you_mean(loc, allowed)} Allowed: {allowed}")
-            else:
-                lines.append(f"  {loc}: {e['msg']} (got {e.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from None
+        header = f"{where}: invalid options for feature set '{name}':"
+        raise ConfigError(
+            format_validation_error(err, header, allowed=keys_of(model), kind="option")
+        ) from None
 
 
-def check_feature_set(name: str, options: dict[str, Any] | None, *, where: str, schema: Any = None,
-                      options_where: str | None = None) -> None:
+def check_feature_set(
+    name: str,
+    options: dict[str, Any] | None,
+    *,
+    where: str,
+    schema: Any = None,
+    options_where: str | None = None,
+) -> None:
     """Raise :class:`ConfigError` naming ``where`` if the name or an option is wrong.
 
     With ``schema`` (an :class:`~dl4hep.io.schema.InputSchema`), a set that names collections and
@@ -73,14 +91,20 @@ def check_feature_set(name: str, options: dict[str, Any] | None, *, where: str, 
         hook(opts, schema, where=options_where or where)
 
 
-def feature_names(name: str, options: dict[str, Any] | None, *, where: str) -> dict[str, Any]:
+def feature_names(name: str, options: dict[str, Any] | None, *, where: str) -> FeatureNames:
     """``{"tabular", "points", "observers", "max_points"}`` the set produces with these options."""
     return get_feature_set(name, where=where).names(parse_options(name, options, where=where))
 
 
 def feature_blocks(name: str, options: dict[str, Any] | None = None) -> set[str]:
     """Dataset blocks (``"tabular"``, ``"points"``) the feature set provides (with ``options``, if they matter)."""
-    module = get_feature_set(name)
-    if options is not None and hasattr(module, "blocks"):
-        return set(module.blocks(parse_options(name, options, where=f"feature_options.{name}")))
-    return set(module.BLOCKS)
+    fset = get_feature_set(name)
+    hook = getattr(fset, "blocks", None)
+    if options is not None and hook is not None:
+        return set(hook(parse_options(name, options, where=f"feature_options.{name}")))
+    return set(fset.BLOCKS)
+
+
+def is_event_level(names: list[str]) -> bool:
+    """True when every named set gives one row per event (its ``EVENT_LEVEL``; objects otherwise)."""
+    return all(getattr(get_feature_set(name), "EVENT_LEVEL", False) for name in names)

@@ -7,7 +7,7 @@ names (observer or tabular feature names), numeric constants, comparisons
 minus and the functions ``abs``, ``log``, ``sqrt`` (one argument) and ``min``, ``max``
 (two or more arguments, element-wise). Nothing is ``eval``-ed.
 
-The ``columns`` feature set (:mod:`dl4hep.features.columns`) parses with ``objects=True``,
+The ``columns`` feature set (:mod:`dl4hep.features.sets.columns`) parses with ``objects=True``,
 which also admits object access: ``met.pt`` (a field of a one-value-per-event collection),
 ``jets[0].pt`` (the field of the i-th object, i a non-negative integer) and ``n(jets)`` /
 ``n(jets, pt > 30)`` (objects per event, optionally passing a cut written in the

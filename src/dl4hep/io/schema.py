@@ -6,6 +6,8 @@ its counter branch (``nJet``; absent for one value per event such as MET) and a
 mapping of logical field names to branch names (``null``: not stored). Feature
 sets ask for logical fields; the reader turns them into branches, so the same
 feature set runs on generated ntuples, NanoAOD, PFNano or a flat tree.
+Names resolve through :func:`input_schemas`, a :class:`dl4hep.plugins.Registry` of the YAML files
+of ``<config_dir>/inputs`` (adding a schema is adding a file); a path to any YAML works too.
 
 A *detecting* schema (``detect: [nanoaod_v15, nanoaod_v12, nanoaod_v9]``) maps nothing itself:
 for each file it picks the one candidate whose ``signature`` branches the file has
@@ -21,9 +23,20 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from dl4hep.errors import ConfigError, InputFileError, did_you_mean
+from dl4hep import plugins
+from dl4hep.config.yaml import load_yaml
+from dl4hep.errors import (
+    ConfigError,
+    InputFileError,
+    did_you_mean,
+    format_validation_error,
+    keys_of,
+)
 
-__all__ = ["CollectionSpec", "EventIdSpec", "InputSchema", "RunsSpec", "available_schemas", "load_input_schema"]
+__all__ = [
+    "CollectionSpec", "EventIdSpec", "InputSchema", "RunsSpec", "available_schemas", "input_schemas",
+    "load_input_schema",
+]
 
 
 class _Strict(BaseModel):
@@ -165,9 +178,18 @@ class InputSchema(_Strict):
         )
 
 
+def input_schemas(config_dir: str | Path) -> plugins.Registry[Path]:
+    """The input schemas of ``<config_dir>/inputs``: name (file stem) -> YAML path.
+
+    Built per call from the folder (cheap: one glob), so a schema added there is seen at once and
+    two configs with their own ``inputs/`` never mix.
+    """
+    return plugins.Registry("input schema", plugins.yaml_files_in(Path(config_dir) / "inputs", lambda p: p))
+
+
 def available_schemas(config_dir: str | Path) -> list[str]:
     """Names of the schemas under ``<config_dir>/inputs``."""
-    return sorted(p.stem for p in (Path(config_dir) / "inputs").glob("*.yaml"))
+    return input_schemas(config_dir).names()
 
 
 def load_input_schema(name_or_path: str, *, config_dir: str | Path, where: str) -> InputSchema:
@@ -182,32 +204,12 @@ def load_input_schema(name_or_path: str, *, config_dir: str | Path, where: str) 
         ConfigError: unknown name (with the available names and the nearest match),
             unreadable YAML or a key the schema model does not allow.
     """
-    from dl4hep.config import load_yaml  # torch-free; imported late to keep io below config
-
-    text = str(name_or_path)
-    candidate = Path(text)
-    if text.endswith((".yaml", ".yml")) or candidate.is_file() or "/" in text:
-        path = candidate
-        if not path.is_file():
-            raise ConfigError(f"{where}: input schema file {path} does not exist")
-    else:
-        path = Path(config_dir) / "inputs" / f"{text}.yaml"
-        if not path.is_file():
-            known = available_schemas(config_dir)
-            raise ConfigError(
-                f"{where}: unknown input schema '{text}' (no {path}); available: {known}."
-                + did_you_mean(text, known)
-                + " Give a schema name or a path to a YAML file."
-            )
-    raw = load_yaml(path)
+    path = _schema_path(str(name_or_path), config_dir, where)
     try:
-        schema = InputSchema.model_validate(raw)
+        schema = InputSchema.model_validate(load_yaml(path))
     except ValidationError as err:
-        lines = [f"{where}: invalid input schema {path}:"]
-        for e in err.errors():
-            loc = ".".join(str(p) for p in e["loc"])
-            lines.append(f"  {loc or '<top>'}: {e['msg']} (got {e.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from None
+        header = f"{where}: invalid input schema {path}:"
+        raise ConfigError(format_validation_error(err, header, allowed=keys_of(InputSchema))) from None
     schema.source = str(path)
     for cand in schema.detect:
         loaded = load_input_schema(cand, config_dir=config_dir, where=f"{where} ({path} detect:)")
@@ -216,6 +218,23 @@ def load_input_schema(name_or_path: str, *, config_dir: str | Path, where: str) 
                               "have a non-empty signature: (and no detect: of its own)")
         schema._candidates[loaded.name] = loaded
     return schema
+
+
+def _schema_path(text: str, config_dir: str | Path, where: str) -> Path:
+    """The YAML file of a schema given by path (it must exist) or by name (it must be registered)."""
+    candidate = Path(text)
+    if text.endswith((".yaml", ".yml")) or candidate.is_file() or "/" in text:
+        if not candidate.is_file():
+            raise ConfigError(f"{where}: input schema file {candidate} does not exist")
+        return candidate
+    registry = input_schemas(config_dir)
+    if text not in registry:
+        known = registry.names()
+        raise ConfigError(
+            f"{where}: unknown input schema '{text}' (no {Path(config_dir) / 'inputs' / f'{text}.yaml'}); "
+            f"available: {known}." + did_you_mean(text, known) + " Give a schema name or a path to a YAML file."
+        )
+    return registry.get(text, where=where)
 
 
 def _has(names: set[str], branch: str) -> bool:

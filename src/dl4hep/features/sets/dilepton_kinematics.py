@@ -41,10 +41,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dl4hep.features.base import FeatureOutput, cartesian, delta_phi
+from dl4hep.features.protocol import Example
 from dl4hep.features.segments import argsort_desc_within, slots, starts
 
 NAME = "dilepton_kinematics"
 BLOCKS = {"tabular"}
+EVENT_LEVEL = True  # one row per event
 
 _P4 = ["px", "py", "pz", "E"]
 TABULAR = (
@@ -53,10 +55,13 @@ TABULAR = (
        "mll", "ptll", "dphi_ll", "dR_ll", "angle_ll", "angle_jj", "mT"]
 )
 OBSERVERS = ["n_leptons", "n_jets", "mll", "pt", "met", "ht"]
+EXAMPLE = Example(input="generated", file="data/mini_ttbar.root")
 _LEP = {"pt": True, "eta": True, "phi": True, "mass": True, "iso": True}
 
 
 class Options(BaseModel):
+    """Jet counting, overlap removal and the value of absent jets (``feature_options.dilepton_kinematics``)."""
+
     model_config = ConfigDict(extra="forbid")
 
     jet_pt_min: float = Field(
@@ -76,6 +81,7 @@ class Options(BaseModel):
 
 
 def needs(options: Options) -> dict[str, dict[str, bool]]:
+    """Electrons and muons (with isolation), jets (with b-tag) and MET."""
     return {
         "electrons": dict(_LEP), "muons": dict(_LEP),
         "jets": {"pt": True, "eta": True, "phi": True, "mass": True, "btag": True},
@@ -84,6 +90,7 @@ def needs(options: Options) -> dict[str, dict[str, bool]]:
 
 
 def names(options: Options) -> dict[str, Any]:
+    """The fixed columns :data:`TABULAR` and :data:`OBSERVERS` (options change values, not names)."""
     return {"tabular": TABULAR, "points": [], "observers": OBSERVERS, "max_points": 0}
 
 
@@ -162,6 +169,7 @@ def _pair(a: dict[str, np.ndarray], b: dict[str, np.ndarray], pa: dict[str, np.n
 
 
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
+    """One row per event; with fewer than two selected leptons the lepton features are NaN."""
     iso_max = schema.constant("lepton_iso_max", 0.15) if schema is not None else 0.15
     btag_thr = schema.constant("btag_threshold", 0.5) if schema is not None else 0.5
     ele, mu, jets = chunk["electrons"], chunk["muons"], chunk["jets"]

@@ -28,26 +28,33 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from dl4hep.features.base import FeatureOutput, to_numpy
+from dl4hep.features.protocol import Example
 
 NAME = "nanoaod_photon"
 BLOCKS = {"tabular"}
 TABULAR = ["sieie", "r9", "hoe", "iso", "pt", "eta"]
 OBSERVERS = ["pt", "eta", "phi"]
+EXAMPLE = Example(input="nanoaod", file="tests/data/nano_dy.root")
 
 
 class Options(BaseModel):
+    """No options: the set reads the stored NanoAOD photon variables as they are."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 def needs(options: Options) -> dict[str, dict[str, bool]]:
+    """The photon identification variables; ``gen_flav`` (truth) where stored."""
     return {"photons": {**{f: True for f in ("pt", "eta", "phi", "sieie", "r9", "hoe", "iso")}, "gen_flav": False}}
 
 
 def names(options: Options) -> dict[str, Any]:
+    """The fixed columns :data:`TABULAR` and :data:`OBSERVERS`."""
     return {"tabular": TABULAR, "points": [], "observers": OBSERVERS, "max_points": 0}
 
 
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
+    """One row per photon, event-major; truth is ``genPartFlav == 1`` (prompt photon) if stored."""
     ph = chunk["photons"]
     n = ak.to_numpy(ak.num(ph, axis=1))
     flat = ak.flatten(ph)

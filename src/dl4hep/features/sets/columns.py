@@ -37,11 +37,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dl4hep.errors import ConfigError, did_you_mean
 from dl4hep.features.base import FeatureOutput, to_numpy
+from dl4hep.features.protocol import Example
 from dl4hep.features.selection import Evaluator, is_function_name, parse_expression
 from dl4hep.io.schema import CollectionSpec, InputSchema
 
 NAME = "columns"
 BLOCKS = {"tabular"}
+EVENT_LEVEL = True  # one row per event
+EXAMPLE = Example(input="nanoaod", file="tests/data/nano_dy.root", options={"columns": {
+    "n_jets": {"expr": "n(jets, pt > 30)", "use": "both"}, "jet1_pt": {"expr": "jets[0].pt", "use": "tabular", "fill": 0},
+    "met": {"expr": "met.pt", "use": "observer"}}})
 
 #: Pseudo-collection of the raw one-value-per-event branches declared under ``fields.branches``.
 EVENT = "branches"  # not "event": the reader's chunk already has an event-number field
@@ -86,6 +91,7 @@ class Column:
 
 
 def names(options: Options) -> dict[str, Any]:
+    """The declared columns, in order: ``use`` tabular/both are features, observer/both observers."""
     cols = options.columns
     return {"tabular": [k for k, c in cols.items() if c.use in ("tabular", "both")], "points": [],
             "observers": [k for k, c in cols.items() if c.use in ("observer", "both")], "max_points": 0}
@@ -373,6 +379,7 @@ def evaluate_columns(chunk: ak.Array, options: Options) -> dict[str, np.ndarray]
 
 
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
+    """One row per event: every declared column evaluated on the chunk (float32)."""
     values = evaluate_columns(chunk, options)
     n = names(options)
     return FeatureOutput(

@@ -66,6 +66,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dl4hep.features.base import FeatureOutput, delta_phi, to_numpy
+from dl4hep.features.protocol import Example
 from dl4hep.features.segments import (
     argsort_desc_within,
     by_integer,
@@ -92,9 +93,12 @@ TABULAR = [
 ]
 POINTS = ["d_ieta", "d_iphi", "log_energy", "time", "energy_fraction"]
 OBSERVERS = ["energy", "eta", "phi", "pt", "n_hits", "true_energy"]
+EXAMPLE = Example(input="generated", file="data/mini_photon.root", options={"max_hits": 64, "ieta_has_zero": True})
 
 
 class Options(BaseModel):
+    """Hit-cloud size, crystal-index convention and the log-weight cut-off (``feature_options.shower_shapes``)."""
+
     model_config = ConfigDict(extra="forbid")
 
     max_hits: int = Field(64, ge=1, description="Hits kept per cluster (highest energy first), zero-padded.")
@@ -105,6 +109,7 @@ class Options(BaseModel):
 
 
 def needs(options: Options) -> dict[str, dict[str, bool]]:
+    """ECAL clusters (truth flag and true energy optional) and their hits with the cluster index."""
     return {
         "clusters": {"energy": True, "eta": True, "phi": True, "truth_match": False, "gen_energy": False},
         "hits": {"ieta": True, "iphi": True, "energy": True, "time": True, "cluster_idx": True},
@@ -112,6 +117,7 @@ def needs(options: Options) -> dict[str, dict[str, bool]]:
 
 
 def names(options: Options) -> dict[str, Any]:
+    """The shower-shape :data:`TABULAR`, the per-hit :data:`POINTS`, observers and ``max_hits`` slots."""
     return {"tabular": TABULAR, "points": POINTS, "observers": OBSERVERS, "max_points": options.max_hits}
 
 
@@ -242,12 +248,16 @@ def _tabular(g: GroupedHits, e_cluster: np.ndarray, deta: np.ndarray, dphi: np.n
     in5 = np.flatnonzero((np.abs(deta) <= 2) & (np.abs(dphi) <= 2))
     cell = ((deta[in5] + 2) * 5 + dphi[in5] + 2) * n + seg[in5]
     e5 = e[in5]
-    win = _windows(_grid_5x5(e5, cell, n))
+    grid = _grid_5x5(e5, cell, n)
+    win = _windows(grid)
     e_5x5 = win["E_5x5"]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(e5 > 0, e5 / e_5x5[seg[in5]], 1.0)
         w = np.where(e5 > 0, np.maximum(0.0, options.log_weight_w0 + np.log(ratio)), 0.0)
-        var_eta, var_phi, cov = _grid_moments(_grid_5x5(w, cell, n), _grid_5x5(np.maximum(e5, 0.0), cell, n))
+        # the energy grid of the mean position skips E < 0; with none it is the grid already built
+        # (same weights, same order: equal bit for bit) and a third bincount is saved
+        e_pos = grid if e5.min(initial=0.0) >= 0.0 else _grid_5x5(np.maximum(e5, 0.0), cell, n)
+        var_eta, var_phi, cov = _grid_moments(_grid_5x5(w, cell, n), e_pos)
         se = ssum(e)
         edeta, edphi = deta - (ssum(e * deta) / se)[seg], dphi - (ssum(e * dphi) / se)[seg]
         tmean = ssum(e * t) / se
@@ -295,6 +305,7 @@ def _true_energy(clusters: ak.Array) -> np.ndarray:
 
 
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
+    """One row per cluster: 5x5 shower shapes and its hits scattered into ``max_hits`` padded slots."""
     g = group_hits(chunk)
     clusters = ak.flatten(chunk["clusters"])
     e_cluster = to_numpy(clusters["energy"], np.float64)
