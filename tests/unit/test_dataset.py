@@ -485,3 +485,16 @@ def test_egamma_task_mixes_photons_and_electrons_equally(at_repo):
 
     cfg = load_analysis("configs/mini.yaml")
     assert cfg.task("egamma").dataset.sample_mix == "equal"
+
+
+def test_stage_face_exports_the_entry_lazily():
+    import subprocess
+    import sys
+
+    import dl4hep.data
+    from dl4hep.data import dataset
+
+    assert dl4hep.data.build_dataset is dataset.build_dataset and "build_dataset" in dl4hep.data.__all__
+    assert "meta.json" in dl4hep.data.__doc__  # the face names the stage's outputs
+    code = "import sys, dl4hep.data; assert 'awkward' not in sys.modules and 'pyarrow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

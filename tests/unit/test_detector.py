@@ -172,6 +172,48 @@ def test_every_process_has_pythia_commands(name):
         assert any("= on" in c for c in cmds)
 
 
+@pytest.mark.parametrize("name", sorted(PROCESSES))
+def test_every_process_declares_what_the_generator_reads(name):
+    """The ClassVars agree with the fields the generator then reads (driven by the registry)."""
+    cls = PROCESSES.get(name)
+    s = parse_generator({"process": name}, where="x")
+    assert cls.name == name == s.process
+    assert isinstance(cls.ecal, bool) and isinstance(cls.hard_process, bool)
+    if cls.ecal:  # the pileup overlay settings
+        assert {"pileup_mu", "pool_size", "pool_max_reuse"} <= set(cls.model_fields)
+    if cls.prompt_pdg is not None:  # the barrel filter
+        assert cls.ecal and cls.hard_process and "eta_max" in cls.model_fields
+    if not cls.hard_process:  # pileup only: no Pythia hard process, clusters seeded on pileup
+        assert cls.ecal and pythia_commands(s) == [] and "max_clusters" in cls.model_fields
+    assert cls.match_resonance in (None, "none") or cls.match_resonance in (6, 23, 24, 25)
+
+
+def test_a_new_process_is_one_registered_class():
+    from typing import ClassVar, Literal
+
+    from dl4hep.generate.processes import Process, register_process
+
+    @register_process
+    class ToyZ(Process):
+        match_resonance: ClassVar[int | None | Literal["none"]] = 23
+        process: Literal["toy_z"]
+        mass: float = 91.0
+
+        def pythia_commands(self) -> list[str]:
+            return ["WeakSingleBoson:ffbar2gmZ = on", f"23:m0 = {self.mass}"]
+
+    try:
+        s = parse_generator({"process": "toy_z", "mass": 90}, where="x")
+        assert isinstance(s, ToyZ) and pythia_commands(s) == ["WeakSingleBoson:ffbar2gmZ = on", "23:m0 = 90.0"]
+        assert "toy_z" in PROCESSES and ToyZ.name == "toy_z"
+        with pytest.raises(ConfigError, match=r"unknown key 'x\.mas'\. Did you mean 'mass'\?"):
+            check_generator({"process": "toy_z", "mas": 90}, where="x")
+    finally:
+        PROCESSES.unregister("toy_z")
+    with pytest.raises(ConfigError, match="unknown generator process 'toy_z'"):
+        check_generator({"process": "toy_z"}, where="x")
+
+
 def test_bad_generator_settings_name_where_and_suggest():
     with pytest.raises(ConfigError, match=r"tasks\.jets\.samples\.top\.generator.*ttbar_hadronic"):
         check_generator({"process": "ttbar_hadronc"}, where="tasks.jets.samples.top.generator")
@@ -235,3 +277,12 @@ def test_top_decay_products_from_a_hand_built_record():
     events, prods = resonance_products(ev, 6)
     assert events.tolist() == [0, 1]
     assert prods.tolist() == [[1, 4, 5], [8, 10, 11]]
+
+
+def test_generate_stage_face_exports_the_entry_lazily():
+    import dl4hep.generate
+    from dl4hep.generate import api
+
+    assert dl4hep.generate.generate_sample is api.generate_sample
+    code = "import sys, dl4hep.generate; assert not {'awkward', 'numpy', 'uproot'} & set(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)

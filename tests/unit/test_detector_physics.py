@@ -180,7 +180,7 @@ def test_hard_scatter_vertex_is_spread_like_pileup():
     t ~ N(0, 0.2 ns) on top of the crystal resolution 1.75 ns GeV/E + 0.1 ns."""
     pytest.importorskip("fastjet")
     ak = pytest.importorskip("awkward")
-    from dl4hep.generate.events import reconstruct_batch
+    from dl4hep.generate.events import BatchOptions, reconstruct_batch
     from dl4hep.generate.pythia_run import FlatEvents
 
     n, eta0, e0 = 400, 0.5, 100.0
@@ -194,8 +194,7 @@ def test_hard_scatter_vertex_is_spread_like_pileup():
         vx=np.zeros(n), vy=np.zeros(n), vz=np.zeros(n), charge=np.zeros(n, np.int32), weight=one,
     )
     p = P.with_overrides({"conversion_prob": 0.0})
-    out = reconstruct_batch(ev, np.random.default_rng(12), p, process="prompt_photon", match_resonance="none",
-                            ecal=True, pool=None, pileup_mu=0.0, prompt=np.arange(n))
+    out = reconstruct_batch(ev, np.random.default_rng(12), p, BatchOptions(ecal=True), prompt=np.arange(n))
     cl, hit = out["Cluster"], out["CaloHit"]
     assert len(cl) == n and (ak.to_numpy(ak.flatten(cl.energy)) > 0).all()
     # independent expectation: sample the vertex here

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import vector
 
-from dl4hep.features import dilepton_kinematics as dk
+from dl4hep.features.sets import dilepton_kinematics as dk
 from dl4hep.io.reader import ChunkReader
 from dl4hep.io.schema import load_input_schema
 from tests.paths import REAL_DATA
@@ -160,3 +160,69 @@ def test_hww_zero_jet_fraction_is_physical():
     two = o.observers["n_leptons"] >= 2
     zero_jet = float(np.mean(o.tabular["n_jets"][two] == 0))
     assert zero_jet > 0.25, zero_jet
+
+
+# ------------------------------------------------------------------ dl4hep.kinematics (shared helpers)
+
+
+def test_cartesian_matches_vector_and_pt_eta_phi_inverts_it():
+    from dl4hep.kinematics import cartesian, pt_eta_phi
+
+    rng = np.random.default_rng(5)
+    pt, eta = rng.uniform(0.5, 500, 200), rng.uniform(-4, 4, 200)
+    phi, mass = rng.uniform(-np.pi, np.pi, 200), rng.uniform(0, 100, 200)
+    got = cartesian(pt, eta, phi, mass)
+    want = vector.array({"pt": pt, "eta": eta, "phi": phi, "mass": mass})
+    for ours, theirs in (("px", "px"), ("py", "py"), ("pz", "pz"), ("E", "E")):
+        np.testing.assert_allclose(got[ours], getattr(want, theirs), rtol=1e-12)
+    back = pt_eta_phi(got["px"], got["py"], got["pz"])
+    for a, b in zip(back, (pt, eta, phi), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_pt_eta_phi_along_the_beam_is_finite():
+    from dl4hep.kinematics import pt_eta_phi
+
+    pt, eta, phi = pt_eta_phi(np.zeros(2), np.zeros(2), np.array([5.0, -5.0]))
+    assert pt.tolist() == [0.0, 0.0]
+    np.testing.assert_allclose(eta, [np.arcsinh(1e4), -np.arcsinh(1e4)])
+    assert np.isfinite(phi).all()
+
+
+def test_delta_phi_wraps_into_minus_pi_pi():
+    from dl4hep.kinematics import delta_phi, wrap_phi
+
+    rng = np.random.default_rng(6)
+    a, b = rng.uniform(-10, 10, 1000), rng.uniform(-10, 10, 1000)
+    d = delta_phi(a, b)
+    assert (d >= -np.pi).all() and (d < np.pi).all()
+    # independent: the angle of the rotation a - b
+    np.testing.assert_allclose(d, np.arctan2(np.sin(a - b), np.cos(a - b)), atol=1e-9)
+    np.testing.assert_allclose(wrap_phi(np.array([np.pi, 3 * np.pi / 2, -7.0])),
+                               [-np.pi, -np.pi / 2, -7.0 + 2 * np.pi])
+    np.testing.assert_array_equal(delta_phi(a), wrap_phi(a))
+
+
+def test_one_kinematics_implementation_serves_generation_and_features():
+    """The feature sets and the detector use the helpers of dl4hep.kinematics, not copies of them."""
+    import pathlib
+
+    from dl4hep import kinematics
+    from dl4hep.features import base
+    from dl4hep.generate import detector
+
+    assert base.cartesian is kinematics.cartesian and base.delta_phi is kinematics.delta_phi
+    assert detector.pt_eta_phi is kinematics.pt_eta_phi
+    src = pathlib.Path(kinematics.__file__).parent
+    for path in [*sorted((src / "generate").glob("*.py")), src / "features" / "base.py"]:
+        text = path.read_text()
+        assert "% (2 * np.pi) - np.pi" not in text and "def _p4(" not in text, path
+
+
+def test_kinematics_imports_only_numpy():
+    import subprocess
+    import sys
+
+    code = ("import sys, dl4hep.kinematics; "
+            "bad = [m for m in ('awkward', 'vector', 'torch', 'pyarrow') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,12 +13,7 @@ import numpy as np
 
 from dl4hep.errors import ConfigError
 from dl4hep.generate.detector import DetectorParams
-from dl4hep.generate.processes import (
-    ECAL_PROCESSES,
-    MATCH_RESONANCE,
-    parse_generator,
-    pythia_commands,
-)
+from dl4hep.generate.processes import Process, parse_generator, pythia_commands
 from dl4hep.io.atomic import atomic_output
 from dl4hep.provenance import write_provenance
 
@@ -52,21 +47,21 @@ def pool_events(mu: float, events: int, pool_size: int, max_reuse: float) -> int
 class EventGenerator:
     """Pythia (+ pileup pool) + fast detector for one process; yields output batches."""
 
-    def __init__(self, settings: Any, *, seed: int, com_energy_tev: float, events: int) -> None:
+    def __init__(self, settings: Process, *, seed: int, com_energy_tev: float, events: int) -> None:
         from dl4hep.generate.events import PileupPool
         from dl4hep.generate.pythia_run import PythiaSource, flatten_batch, import_fastjet
 
         import_fastjet()
         self.settings = settings
-        self.process: str = settings.process
+        self.process: str = settings.name
         self.params = DetectorParams().with_overrides(settings.detector.model_dump())
         self.rng = np.random.default_rng([int(seed), 0x9E3779B9])
-        self.ecal = self.process in ECAL_PROCESSES
+        self.ecal = settings.ecal
         self.mu = float(getattr(settings, "pileup_mu", 0.0))
         self.pool = None
         self.pool_source = None
         self.t_pythia = 0.0
-        if self.ecal and (self.mu > 0 or self.process == "pileup_only"):
+        if self.ecal and (self.mu > 0 or not settings.hard_process):
             t0 = time.perf_counter()
             # stream 2 of this chunk's seed: every chunk overlays its own minimum-bias events
             self.pool_source = PythiaSource(["SoftQCD:nonDiffractive = on"], seed=seed, stream=2,
@@ -78,7 +73,7 @@ class EventGenerator:
             ])
             self.t_pythia += time.perf_counter() - t0
         self.source = None
-        if self.process != "pileup_only":
+        if settings.hard_process:
             self.source = PythiaSource(pythia_commands(settings), seed=seed, stream=1,
                                        com_energy_tev=com_energy_tev)
         self._flatten = flatten_batch
@@ -95,9 +90,9 @@ class EventGenerator:
 
     def _prompt(self, flat) -> tuple[np.ndarray, np.ndarray]:
         """Hardest final-state photon/electron per event and whether it lies in the barrel."""
-        from dl4hep.generate.detector import pt_eta_phi
+        from dl4hep.kinematics import pt_eta_phi
 
-        code = 22 if self.process == "prompt_photon" else 11
+        code = self.settings.prompt_pdg
         cand = np.nonzero((flat.status > 0) & (np.abs(flat.pid) == code))[0]
         pt, eta, _ = pt_eta_phi(flat.px[cand], flat.py[cand], flat.pz[cand])
         best = np.full(flat.n_events, -1, np.int64)
@@ -115,7 +110,7 @@ class EventGenerator:
     def _accept(self, b: ak.Array) -> np.ndarray:
         """Generator-level filter: the hardest final-state photon (electron) has |eta| < eta_max."""
         prt = b.prt
-        code = 22 if self.process == "prompt_photon" else 11
+        code = self.settings.prompt_pdg
         sel = prt[(prt.status > 0) & (abs(prt.id) == code)]
         px, py, pz = sel.p.px, sel.p.py, sel.p.pz
         pt = np.hypot(px, py)
@@ -125,58 +120,67 @@ class EventGenerator:
         eta = np.arcsinh(ak.to_numpy(bpz) / np.maximum(ak.to_numpy(bpt), 1e-9))
         return (ak.to_numpy(bpt) > 0) & (np.abs(eta) < self.settings.eta_max)
 
+    def batch_options(self) -> Any:
+        """:class:`~dl4hep.generate.events.BatchOptions` of this process and its pileup pool."""
+        from dl4hep.generate.events import BatchOptions
+
+        s = self.settings
+        return BatchOptions(match_resonance=s.match_resonance, ecal=s.ecal, hard_process=s.hard_process,
+                            pool=self.pool, pileup_mu=self.mu, max_clusters=getattr(s, "max_clusters", 4))
+
     def next_batch(self, n: int) -> dict[str, Any]:
         """Exactly ``n`` reconstructed events (more are generated if a filter rejects some)."""
         from dl4hep.generate.events import reconstruct_batch
-        from dl4hep.generate.pythia_run import FlatEvents
 
-        p = self.params
-        if self.source is None:  # pileup only: empty hard events
-            z = np.zeros(0)
-            zi = np.zeros(0, np.int64)
-            flat = FlatEvents(n, np.zeros(n + 1, np.int64), zi, zi, zi, zi, zi, zi, z, z, z, z, z, z, z,
-                              np.zeros(0, np.int32), np.ones(n))
-            prompt = None
-            self.n_tried += n
-            self.n_accepted += n
-        else:
-            chunks, got = [], 0
-            egamma = self.process in ("prompt_photon", "prompt_electron")
-            while got < n:
-                want = n - got
-                if egamma:  # about half of the events have the object in the barrel
-                    want = min(int(want * 2.5) + 5, 4 * BATCH)
-                t0 = time.perf_counter()
-                b = self.source.batch(want)
-                self.t_pythia += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                if egamma:
-                    ok = np.nonzero(self._accept(b))[0]
-                    keep = ok[: n - got]
-                    # events after the last kept one are never looked at: not counted as tried
-                    self.n_tried += int(keep[-1]) + 1 if len(keep) == n - got else len(b)
-                    b = b[keep]
-                else:
-                    self.n_tried += len(b)
-                chunks.append(b)
-                got += len(b)
-                self.t_detector += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            batch = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-            flat = self._flatten(batch, self.source)
-            prompt = self._prompt(flat)[0] if egamma else None
-            self.n_accepted += n
-            self.t_detector += time.perf_counter() - t0
+        flat, prompt = self._hard_events(n) if self.source is not None else self._empty_events(n)
         t0 = time.perf_counter()
-        out = reconstruct_batch(
-            flat, self.rng, p, process=self.process,
-            match_resonance=MATCH_RESONANCE.get(self.process, "none"), ecal=self.ecal,
-            pool=self.pool, pileup_mu=self.mu, max_clusters=getattr(self.settings, "max_clusters", 4),
-            prompt=prompt,
-        )
+        out = reconstruct_batch(flat, self.rng, self.params, self.batch_options(), prompt=prompt)
         out["genWeight"] = flat.weight.astype(np.float32)
         self.t_detector += time.perf_counter() - t0
         return out
+
+    def _empty_events(self, n: int) -> tuple[Any, None]:
+        """``n`` events without particles (pileup only: everything comes from the overlay)."""
+        from dl4hep.generate.pythia_run import FlatEvents
+
+        z = np.zeros(0)
+        zi = np.zeros(0, np.int64)
+        flat = FlatEvents(n, np.zeros(n + 1, np.int64), zi, zi, zi, zi, zi, zi, z, z, z, z, z, z, z,
+                          np.zeros(0, np.int32), np.ones(n))
+        self.n_tried += n
+        self.n_accepted += n
+        return flat, None
+
+    def _hard_events(self, n: int) -> tuple[Any, np.ndarray | None]:
+        """``n`` Pythia events passing the generator-level filter, flattened, and their prompt object."""
+        chunks, got = [], 0
+        egamma = self.settings.prompt_pdg is not None
+        while got < n:
+            want = n - got
+            if egamma:  # about half of the events have the object in the barrel
+                want = min(int(want * 2.5) + 5, 4 * BATCH)
+            t0 = time.perf_counter()
+            b = self.source.batch(want)
+            self.t_pythia += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            if egamma:
+                ok = np.nonzero(self._accept(b))[0]
+                keep = ok[: n - got]
+                # events after the last kept one are never looked at: not counted as tried
+                self.n_tried += int(keep[-1]) + 1 if len(keep) == n - got else len(b)
+                b = b[keep]
+            else:
+                self.n_tried += len(b)
+            chunks.append(b)
+            got += len(b)
+            self.t_detector += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        batch = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        flat = self._flatten(batch, self.source)
+        prompt = self._prompt(flat)[0] if egamma else None
+        self.n_accepted += n
+        self.t_detector += time.perf_counter() - t0
+        return flat, prompt
 
 
 def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -262,7 +266,7 @@ def generate_sample(*, config: Any, sample: str, events: int, seed: int, out: Pa
         tmp.chmod(0o644)  # mkstemp creates 0600; ntuples are meant to be shared
     summary["time_total_s"] = time.perf_counter() - t0
     summary["events_per_s"] = events / max(summary["time_total_s"], 1e-9)
-    summary.update(task=task, sample=sample, process=settings.process, seed=seed, output=str(out))
+    summary.update(task=task, sample=sample, process=settings.name, seed=seed, output=str(out))
     write_provenance(out, stage="generate", config={
         "task": task, "sample": sample, "sample_config": scfg.model_dump(mode="json"),
         "generator": settings.model_dump(mode="json"), "events": events, "seed": seed,

@@ -15,19 +15,25 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
+from dl4hep.kinematics import delta_phi, pt_eta_phi, wrap_phi
+
 __all__ = [
     "DETA",
     "DPHI",
     "DetectorParams",
     "EcalDeposits",
+    "bend",
     "build_ecal_cluster",
     "btag_decision",
     "calorimetric_energy",
+    "crystal_ieta",
+    "crystal_iphi",
     "ecal_deposits",
     "ecal_deposits_with_source",
     "find_pileup_seeds",
     "impact_parameters",
     "make_pf_candidates",
+    "pt_eta_phi",
     "relative_isolation",
     "shower_fractions",
 ]
@@ -112,18 +118,7 @@ class DetectorParams:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None and k in names})
 
 
-# ----------------------------------------------------------------------------- kinematics
-
-def pt_eta_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pt = np.hypot(px, py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh(np.where(pt > 0, pz / np.maximum(pt, 1e-12), np.sign(pz) * 1e4))
-    return pt, np.clip(eta, -20, 20), np.arctan2(py, px)
-
-
-def delta_phi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a - b + np.pi) % (2 * np.pi) - np.pi
-
+# ----------------------------------------------------------------------------- resolutions
 
 def _res(e: np.ndarray, a: float, c: float, b: float = 0.0) -> np.ndarray:
     """Relative resolution a/sqrt(E) (+) b/E (+) c."""
@@ -172,27 +167,49 @@ def make_pf_candidates(
     lost muons (MIPs) vanish. Returns flat arrays plus ``keep`` (bool mask over the input
     particles) so callers can map candidates back to particles.
     """
-    n = len(px)
     pt, eta, phi = pt_eta_phi(px, py, pz)
     apdg = np.abs(pdg)
+    trk, lost, nphot, nhad = _pf_kinds(rng, p, pt, eta, e, apdg, charge)
+    out_pt, out_eta, out_phi = _smear_pf(rng, p, pt, eta, phi, e, apdg, charge, trk, lost, nphot | nhad)
+    pdg_out = np.where(trk, np.where(np.isin(apdg, (11, 13)), pdg, 211 * np.sign(charge)),
+                       np.where(nphot, 22, 130)).astype(np.int32)
+    mass = np.select([np.abs(pdg_out) == 211, np.abs(pdg_out) == 11, np.abs(pdg_out) == 13],
+                     [PION_MASS, ELECTRON_MASS, MUON_MASS], 0.0)
+    chg = np.where(trk, charge, 0).astype(np.int32)
+    d0, d0err, dz, dzerr = _smeared_impact_parameters(rng, p, vx, vy, vz, phi, eta, pt, trk)
+    return {
+        "keep": trk | nphot | nhad,
+        "pt": out_pt, "eta": out_eta, "phi": out_phi, "mass": mass,
+        "charge": chg, "pdgId": pdg_out,
+        "d0": d0, "d0Err": d0err, "dz": dz, "dzErr": dzerr,
+    }
+
+
+def _pf_kinds(rng: np.random.Generator, p: DetectorParams, pt: np.ndarray, eta: np.ndarray, e: np.ndarray,
+              apdg: np.ndarray, charge: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Masks (track, lost track reaching the calorimeter, calorimeter photon, calorimeter hadron)."""
     charged = (charge != 0) & (np.abs(eta) < p.track_eta_max)
     eff = np.where(pt < 1.0, p.track_eff_low, p.track_eff_high)
     eff = np.where(apdg == 11, np.minimum(eff, p.electron_eff), eff)
     eff = np.where(apdg == 13, p.muon_eff, eff)
-    u = rng.random(n)
+    u = rng.random(len(pt))
     trk = charged & (pt > p.track_pt_min) & (u < eff)
     lost = charged & ~trk & (pt > _curl_pt(p))  # untracked, but reaches the calorimeter
     # calorimeter candidates: photons / electrons -> EM; other hadrons -> hadronic; never muons
     em_like = (apdg == 22) | (apdg == 11)
     calo = (~charged | lost) & (np.abs(eta) < p.calo_eta_max) & (apdg != 13)
-    nphot = calo & em_like & (e > p.photon_e_min)
-    nhad = calo & ~em_like & (e > p.nhad_e_min)
-    keep = trk | nphot | nhad
+    return trk, lost, calo & em_like & (e > p.photon_e_min), calo & ~em_like & (e > p.nhad_e_min)
 
+
+def _smear_pf(rng: np.random.Generator, p: DetectorParams, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray,
+              e: np.ndarray, apdg: np.ndarray, charge: np.ndarray, trk: np.ndarray, lost: np.ndarray,
+              calo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Measured (pT, η, φ): tracker resolution for tracks, calorimeter resolution for calorimeter candidates."""
+    em_like = (apdg == 22) | (apdg == 11)
     out_pt = pt.copy()
     out_eta = eta.copy()
-    out_phi = np.where(lost, _bend(p, phi, pt, charge)[0], phi)
-    g = rng.standard_normal((4, n))
+    out_phi = np.where(lost, bend(p, phi, pt, charge)[0], phi)
+    g = rng.standard_normal((4, len(pt)))
     # tracks
     rel = np.hypot(p.track_pt_res_a, p.track_pt_res_b * pt)
     rel = np.where(apdg == 11, np.hypot(rel, p.electron_res), rel)
@@ -202,30 +219,22 @@ def make_pf_candidates(
     # calorimeter
     rel_cal = np.where(em_like, _res(e, p.em_res_a, p.em_res_c), _res(e, p.had_res_a, p.had_res_c))
     scale = np.maximum(1 + rel_cal * g[3], 0.05)
-    out_pt = np.where(nphot | nhad, pt * scale, out_pt)
-    out_phi = (out_phi + np.pi) % (2 * np.pi) - np.pi
+    out_pt = np.where(calo, pt * scale, out_pt)
+    return out_pt, out_eta, wrap_phi(out_phi)
 
-    pdg_out = np.where(trk, np.where(np.isin(apdg, (11, 13)), pdg, 211 * np.sign(charge)),
-                       np.where(nphot, 22, 130)).astype(np.int32)
-    mass = np.select([np.abs(pdg_out) == 211, np.abs(pdg_out) == 11, np.abs(pdg_out) == 13],
-                     [PION_MASS, ELECTRON_MASS, MUON_MASS], 0.0)
-    chg = np.where(trk, charge, 0).astype(np.int32)
 
+def _smeared_impact_parameters(rng: np.random.Generator, p: DetectorParams, vx: np.ndarray, vy: np.ndarray,
+                               vz: np.ndarray, phi: np.ndarray, eta: np.ndarray, pt: np.ndarray,
+                               trk: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(d0, σ_d0, dz, σ_dz) of tracks, smeared with σ_d0 = a ⊕ b/pT and σ_dz = f·σ_d0·√cosh η; 0 for others."""
     d0t, dzt = impact_parameters(vx, vy, vz, phi, eta)
     safe_pt = np.maximum(pt, 0.1)
     d0err = np.hypot(p.d0_res_a, p.d0_res_b / safe_pt)
     dzerr = p.dz_res_factor * d0err * np.sqrt(np.cosh(np.clip(eta, -5, 5)))
-    g2 = rng.standard_normal((2, n))
+    g2 = rng.standard_normal((2, len(pt)))
     d0 = np.where(trk, d0t + d0err * g2[0], 0.0)
     dz = np.where(trk, dzt + dzerr * g2[1], 0.0)
-    d0err = np.where(trk, d0err, 0.0)
-    dzerr = np.where(trk, dzerr, 0.0)
-    return {
-        "keep": keep,
-        "pt": out_pt, "eta": out_eta, "phi": out_phi, "mass": mass,
-        "charge": chg, "pdgId": pdg_out,
-        "d0": d0, "d0Err": d0err, "dz": dz, "dzErr": dzerr,
-    }
+    return d0, np.where(trk, d0err, 0.0), dz, np.where(trk, dzerr, 0.0)
 
 
 def relative_isolation(
@@ -292,7 +301,7 @@ class EcalDeposits:
         return EcalDeposits(*(getattr(self, f.name)[mask] for f in fields(EcalDeposits)))
 
 
-def _bend(p: DetectorParams, phi: np.ndarray, pt: np.ndarray, charge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bend(p: DetectorParams, phi: np.ndarray, pt: np.ndarray, charge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """φ at the ECAL radius R of a track from the beam line in the solenoid field B.
 
     A helix of radius r = pT/(0.3·B) [m, GeV, T] crosses the cylinder of radius R at the
@@ -360,7 +369,7 @@ def ecal_deposits_with_source(
     """Deposits of visible particles in the ECAL barrel, and the input index of each deposit.
 
     Every deposit is bent with the transverse momentum of what travels to the ECAL, never with
-    its deposited energy: Δφ = asin(0.3·B·R/(2·pT)) (:func:`_bend`).
+    its deposited energy: Δφ = asin(0.3·B·R/(2·pT)) (:func:`bend`).
 
     * photons: unconverted → E at φ; converted (probability ``conversion_prob``) → two legs
       with momentum fractions z and 1 − z (z uniform), each bent with its own pT·z, pT·(1 − z);
@@ -401,15 +410,14 @@ def ecal_deposits_with_source(
     lo, hi = p.had_ecal_frac
     legs.add(inter, calorimetric_energy(e, px, py, pz, pdg) * (lo + (hi - lo) * u[1]), pt, charge, False)
     legs.add((inb & (apdg == 13)) | (had & ~inter & (charge != 0)), mip, pt, charge, True)
-
     idx, d_e, d_pt, d_q, d_em = legs.arrays()
     idx = idx.astype(np.int64)
-    d_phi, reach = _bend(p, phi[idx], d_pt, d_q)
+    d_phi, reach = bend(p, phi[idx], d_pt, d_q)
     d_eta = eta_f[idx]
     ok = reach & (np.abs(d_eta) < p.ecal_eta_max) & (d_e > 0)
     # times are calibrated so that a particle from the nominal vertex arrives at t = 0
     dep = EcalDeposits(
-        eta=d_eta[ok], phi=((d_phi + np.pi) % (2 * np.pi) - np.pi)[ok],
+        eta=d_eta[ok], phi=wrap_phi(d_phi)[ok],
         energy=(d_e * weight[idx])[ok], time=t0[idx][ok], em=d_em[ok].astype(bool),
     )
     return dep, idx[ok]
@@ -446,11 +454,13 @@ def shower_fractions(
     return prof / prof.sum(axis=(1, 2), keepdims=True)
 
 
-def _ieta(eta: np.ndarray) -> np.ndarray:
+def crystal_ieta(eta: np.ndarray) -> np.ndarray:
+    """Barrel crystal row of η: ieta = floor(η / 0.0174) (no ieta gap at η = 0, unlike CMSSW)."""
     return np.floor(eta / DETA).astype(np.int64)
 
 
-def _iphi(phi: np.ndarray) -> np.ndarray:
+def crystal_iphi(phi: np.ndarray) -> np.ndarray:
+    """Barrel crystal column of φ: iphi = floor((φ mod 2π) / (2π/360)) in [0, 360)."""
     return np.floor((phi % (2 * np.pi)) / DPHI).astype(np.int64) % NPHI
 
 
@@ -458,8 +468,8 @@ def find_pileup_seeds(dep: EcalDeposits, p: DetectorParams, max_seeds: int) -> l
     """Crystals whose impact-level energy is a local 3x3 maximum above the seed threshold."""
     if len(dep) == 0:
         return []
-    ie = _ieta(dep.eta) - IETA_MIN
-    ip = _iphi(dep.phi)
+    ie = crystal_ieta(dep.eta) - IETA_MIN
+    ip = crystal_iphi(dep.phi)
     ok = (ie >= 0) & (ie < IETA_MAX - IETA_MIN + 1)
     nrow = IETA_MAX - IETA_MIN + 1
     grid = np.bincount(ie[ok] * NPHI + ip[ok], weights=dep.energy[ok], minlength=nrow * NPHI).reshape(nrow, NPHI)
@@ -496,16 +506,55 @@ def build_ecal_cluster(
     """
     half = p.ecal_window // 2
     big = half + 2  # search region to recentre on the maximum
-    spread = big + 3
+    sel, de, dp = _near_deposits(dep, ieta0, iphi0, big + 3)
+    energy, t = _crystal_grid(rng, p, sel, de, dp, big, ieta0)
+    # recentre on the maximum of the central 5x5 region
+    sub = energy[big - 2: big + 3, big - 2: big + 3]
+    mi, mj = np.unravel_index(np.argmax(sub), sub.shape)
+    lo_i, lo_j = big - 2 + mi - half, big - 2 + mj - half
+    win = energy[lo_i: lo_i + p.ecal_window, lo_j: lo_j + p.ecal_window]
+    twin = t[lo_i: lo_i + p.ecal_window, lo_j: lo_j + p.ecal_window]
+    keep = win > p.ecal_zs_threshold
+    if not keep.any():
+        return None
+    ii, jj = np.nonzero(keep)
+    he = win[ii, jj]
+    sig_t = np.hypot(p.time_res_noise * p.ecal_noise / 0.05 / np.maximum(he, 1e-3), p.time_res_const)
+    ht = twin[ii, jj] + sig_t * rng.standard_normal(len(he))
+    hie = ieta0 + (lo_i - big) + ii
+    hip = (iphi0 + (lo_j - big) + jj) % NPHI
+    eta_c = (hie + 0.5) * DETA
+    phi_rel = ((lo_j - big) + jj + 0.5) * DPHI
+    etot = he.sum()
+    ceta = float((he * eta_c).sum() / etot)
+    cphi = float(wrap_phi(iphi0 * DPHI + (he * phi_rel).sum() / etot))
+    seed = int(np.argmax(he))
+    return {
+        "energy": float(etot), "eta": ceta, "phi": cphi,
+        "seedIeta": int(hie[seed]), "seedIphi": int(hip[seed]),
+        "hit_ieta": hie.astype(np.int32), "hit_iphi": hip.astype(np.int32),
+        "hit_energy": he.astype(np.float32), "hit_time": ht.astype(np.float32),
+    }
+
+
+def _near_deposits(dep: EcalDeposits, ieta0: int, iphi0: int,
+                   spread: int) -> tuple[EcalDeposits, np.ndarray, np.ndarray]:
+    """Deposits within ``spread`` crystals of (ieta0, iphi0), and their offsets from it in crystal units."""
     if len(dep):
         de = dep.eta / DETA - ieta0
-        dp = ((dep.phi - (iphi0 + 0.5) * DPHI + np.pi) % (2 * np.pi) - np.pi) / DPHI + 0.5
+        dp = delta_phi(dep.phi, (iphi0 + 0.5) * DPHI) / DPHI + 0.5
         near = (np.abs(de - 0.5) < spread + 1) & (np.abs(dp - 0.5) < spread + 1)
     else:
         near = np.zeros(0, bool)
     sel = dep.select(near)
     de = de[near] if len(dep) else np.zeros(0)
     dp = dp[near] if len(dep) else np.zeros(0)
+    return sel, de, dp
+
+
+def _crystal_grid(rng: np.random.Generator, p: DetectorParams, sel: EcalDeposits, de: np.ndarray, dp: np.ndarray,
+                  big: int, ieta0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Energy and time of the (2·big+1)² crystals around (ieta0, ·): smeared, spread, plus noise; barrel only."""
     n = len(sel)
     size = 2 * big + 1
     energy = np.zeros((size, size))
@@ -535,31 +584,4 @@ def build_ecal_cluster(
     energy[(row_ieta < IETA_MIN) | (row_ieta > IETA_MAX)] = 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(energy > 0, etime / np.where(energy != 0, energy, 1), 0.0)
-    # recentre on the maximum of the central 5x5 region
-    sub = energy[big - 2: big + 3, big - 2: big + 3]
-    mi, mj = np.unravel_index(np.argmax(sub), sub.shape)
-    ci0, cj0 = big - 2 + mi, big - 2 + mj
-    lo_i, lo_j = ci0 - half, cj0 - half
-    win = energy[lo_i: lo_i + p.ecal_window, lo_j: lo_j + p.ecal_window]
-    twin = t[lo_i: lo_i + p.ecal_window, lo_j: lo_j + p.ecal_window]
-    keep = win > p.ecal_zs_threshold
-    if not keep.any():
-        return None
-    ii, jj = np.nonzero(keep)
-    he = win[ii, jj]
-    sig_t = np.hypot(p.time_res_noise * p.ecal_noise / 0.05 / np.maximum(he, 1e-3), p.time_res_const)
-    ht = twin[ii, jj] + sig_t * rng.standard_normal(len(he))
-    hie = ieta0 + (lo_i - big) + ii
-    hip = (iphi0 + (lo_j - big) + jj) % NPHI
-    eta_c = (hie + 0.5) * DETA
-    phi_rel = ((lo_j - big) + jj + 0.5) * DPHI
-    etot = he.sum()
-    ceta = float((he * eta_c).sum() / etot)
-    cphi = float(((iphi0 * DPHI + (he * phi_rel).sum() / etot) + np.pi) % (2 * np.pi) - np.pi)
-    seed = int(np.argmax(he))
-    return {
-        "energy": float(etot), "eta": ceta, "phi": cphi,
-        "seedIeta": int(hie[seed]), "seedIphi": int(hip[seed]),
-        "hit_ieta": hie.astype(np.int32), "hit_iphi": hip.astype(np.int32),
-        "hit_energy": he.astype(np.float32), "hit_time": ht.astype(np.float32),
-    }
+    return energy, t

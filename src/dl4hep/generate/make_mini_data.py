@@ -15,8 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from dl4hep.config import load_analysis
 from dl4hep.generate.api import generate_sample
+from dl4hep.validate import load_checked
 
 #: Default events per sample: jets are heavier on disk (all PF candidates are stored).
 DEFAULT_EVENTS = {"jets": 60, "dilepton": 100, "egamma": 100}
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=None, help="events per sample (default: 60 jets, 100 others)")
     ap.add_argument("--samples", nargs="*", default=None, help="only these samples")
     a = ap.parse_args(argv)
-    cfg = load_analysis(a.config)
+    cfg = load_checked(a.config)
     seed = 1000
     for tname, task in cfg.tasks.items():
         for sname, sample in task.samples.items():
