@@ -13,20 +13,20 @@ from dl4hep.config import TrainingConfig
 @pytest.mark.parametrize("has_bf16", [True, False])
 def test_auto_precision_takes_bf16_on_a_bf16_cpu_for_point_models_only(monkeypatch, has_bf16):
     from dl4hep.models.registry import build_model
-    from dl4hep.training import api
+    from dl4hep.training import devices
 
-    monkeypatch.setattr(api, "_cpu_has_bf16", lambda: has_bf16)
+    monkeypatch.setattr(devices, "_cpu_has_bf16", lambda: has_bf16)
     cpu = torch.device("cpu")
     pfn = build_model("pfn", {"phi_sizes": [8], "f_sizes": [8]}, num_classes=2, input_dim=3)
     dnn = build_model("dnn", {"hidden": [8]}, num_classes=2, input_dim=3)
     auto, fp32 = TrainingConfig(precision="auto"), TrainingConfig(precision="fp32")
     x = torch.randn(4, 3)
-    with api._autocast(auto, cpu, pfn):
+    with devices.autocast(auto, cpu, pfn):
         assert (
             torch.nn.functional.linear(x, torch.randn(2, 3)).dtype == torch.bfloat16
         ) is has_bf16
     for cfg, net in ((auto, dnn), (fp32, pfn)):
-        with api._autocast(cfg, cpu, net):
+        with devices.autocast(cfg, cpu, net):
             assert torch.nn.functional.linear(x, torch.randn(2, 3)).dtype == torch.float32
 
 

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.unit._synthetic import TABULAR, make_config, make_dataset, one_thread
+from tests.unit._synthetic import TABULAR, make_config, make_dataset
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore::UserWarning")]
-__all__ = ["one_thread"]
 
 INFORMATIVE = "tau21"
 HP = {"hidden": [16, 16]}
@@ -82,22 +81,19 @@ def test_predict_arrays_equals_dl4hep_predict(setup, name):
 
 def test_permutation_importance_end_to_end(setup, tmp_path):
     from dl4hep.data.tensors import read_meta
-    from dl4hep.evaluation import api
-    from dl4hep.evaluation.plots import PlotWriter
+    from dl4hep.evaluation.importance import importance_metrics, run_importance
 
     cfg = setup["dnn"]
     tcfg = cfg.task("t")
-    metrics: dict = {}
-    writer = PlotWriter(tmp_path / "plots", experiment="none")
-    reason = api._run_importance(
-        "dnn", setup["root"] / "dnn", cfg.model("t", "dnn").features, tcfg=tcfg, dataset_dir=setup["ds"],
-        dataset_meta=read_meta(setup["ds"]), writer=writer, seed=cfg.seed, max_rows=100_000, metrics=metrics,
+    result = run_importance(
+        setup["root"] / "dnn", cfg.model("t", "dnn").features, classes=tcfg.classes,
+        background=tcfg.background_class, dataset_dir=setup["ds"], dataset_meta=read_meta(setup["ds"]),
+        seed=cfg.seed, max_rows=100_000,
     )
-    assert reason is None
-    imp = metrics["permutation_importance"]
+    assert not isinstance(result, str), result
+    imp = importance_metrics(result)
     assert imp["baseline_auc"] > 0.8
     drops = imp["auc_drop"]
     assert set(drops) == set(TABULAR)
     assert max(drops, key=drops.get) == INFORMATIVE
     assert drops[INFORMATIVE] > 0.2
-    assert writer.written  # the importance plot

@@ -14,7 +14,7 @@ from dl4hep.config import AnalysisConfig
 from dl4hep.data.kfold import assign_folds, build_fold_datasets
 from dl4hep.errors import DataError
 from dl4hep.evaluation.kfold import fold_headlines, kfold_markdown, spread
-from tests.unit._synthetic import TABULAR, make_config, make_dataset, one_thread  # noqa: F401
+from tests.unit._synthetic import TABULAR, make_config, make_dataset
 
 K = 3
 
@@ -87,7 +87,7 @@ def test_fold_without_a_class_is_an_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_out_of_fold_predictions_come_from_the_model_that_did_not_train_on_the_event(tmp_path, one_thread):  # noqa: F811
+def test_out_of_fold_predictions_come_from_the_model_that_did_not_train_on_the_event(tmp_path, one_thread):
     import torch
 
     from dl4hep.data.tensors import load_split

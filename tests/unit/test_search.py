@@ -7,10 +7,11 @@ import pytest
 import yaml
 
 from dl4hep.config import AnalysisConfig, deep_merge, load_analysis
+from dl4hep.config.search_space import trial_model
 from dl4hep.errors import ConfigError
-from dl4hep.search_space import check_search, trial_model
+from dl4hep.validate import check_search
 from tests.paths import REPO
-from tests.unit._synthetic import make_config, make_dataset, one_thread  # noqa: F401
+from tests.unit._synthetic import make_config, make_dataset
 
 optuna = pytest.importorskip("optuna")
 
@@ -50,7 +51,7 @@ def test_range_or_choices_is_required():
 
 
 @pytest.mark.slow
-def test_a_second_call_continues_the_study(tmp_path, one_thread):  # noqa: F811
+def test_a_second_call_continues_the_study(tmp_path, one_thread):
     from dl4hep.training.search import FINISHED, open_study, run_search
 
     ds = make_dataset(tmp_path / "ds", n=64)
@@ -71,7 +72,7 @@ def test_a_second_call_continues_the_study(tmp_path, one_thread):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_a_bad_trial_is_pruned_and_the_best_yaml_is_a_valid_overlay(tmp_path, one_thread):  # noqa: F811
+def test_a_bad_trial_is_pruned_and_the_best_yaml_is_a_valid_overlay(tmp_path, one_thread):
     from dl4hep.evaluation.search_report import best_overlay, write_search_report
     from dl4hep.training.search import open_study, run_search
 

@@ -14,7 +14,7 @@ from dl4hep.evaluation import api
 from dl4hep.evaluation.metrics import eff_bkg_at, rejection_at, roc, weighted_auc
 from dl4hep.evaluation.significance import scan_cuts
 from dl4hep.evaluation.systematics import roc_band, systematics
-from dl4hep.training.api import weighted_cross_entropy
+from dl4hep.training.objectives import weighted_cross_entropy
 from tests.unit.test_evaluation_api import make_config, write_inputs
 
 

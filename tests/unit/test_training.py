@@ -11,10 +11,9 @@ import pytest
 import torch
 
 from dl4hep.errors import DataError
-from tests.unit._synthetic import make_config, make_dataset, one_thread
+from tests.unit._synthetic import make_config, make_dataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-__all__ = ["one_thread"]
 
 TINY = {
     "dnn": {"hidden": [16, 16]},
@@ -191,6 +190,74 @@ def test_feature_subset(tmp_path, dataset):
     train_model(config=cfg, task="t", model="dnn", dataset_dir=dataset, out_dir=tmp_path / "m", progress=False)
     ckpt = torch.load(tmp_path / "m" / "best.pt", weights_only=False)
     assert ckpt["model"]["input"]["names"] == ["tau21", "mass"]
+
+
+def _dataset_without_p4(tmp_path):
+    ds = make_dataset(tmp_path / "ds", n=64, max_points=8, n_classes=3, seed=5)
+    meta = json.loads((ds / "meta.json").read_text())
+    meta["has_points_p4"] = False
+    (ds / "meta.json").write_text(json.dumps(meta))
+    return ds
+
+
+def test_pair_features_need_four_momenta_in_the_dataset(tmp_path):
+    """The model spec says ParT reads points_p4 when use_pair_features is on: an error before any output."""
+    from dl4hep.errors import ConfigError
+    from dl4hep.training.api import train_model
+
+    ds = _dataset_without_p4(tmp_path)
+    cfg = make_config("particle_transformer", hyperparameters=TINY["particle_transformer"], n_classes=3)
+    with pytest.raises(ConfigError, match=r"particle_transformer\.hyperparameters\.use_pair_features is true but "
+                                          r"the dataset has no points_p4"):
+        train_model(config=cfg, task="t", model="particle_transformer", dataset_dir=ds, out_dir=tmp_path / "m",
+                    progress=False)
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_pair_features_off_train_without_four_momenta(tmp_path):
+    from dl4hep.training.api import train_model
+
+    ds = _dataset_without_p4(tmp_path)
+    off = make_config("particle_transformer", n_classes=3, training={"epochs": 1},
+                      hyperparameters={**TINY["particle_transformer"], "use_pair_features": False})
+    result = train_model(config=off, task="t", model="particle_transformer", dataset_dir=ds, out_dir=tmp_path / "m",
+                         progress=False)
+    assert result["epochs_run"] == 1
+    example = torch.load(tmp_path / "m" / "best.pt", weights_only=False)["example"]
+    assert not example["points_p4"].any()  # the dataset's four-momenta were not read
+
+
+def test_train_state_early_stopping_and_checkpoint_round_trip():
+    from dl4hep.config import TrainingConfig
+    from dl4hep.training.state import TrainState
+
+    net = torch.nn.Linear(2, 1)
+    cfg = TrainingConfig(epochs=10, early_stopping_patience=2)
+    state = TrainState()
+    outcomes, best_weight = [], None
+    for epoch, loss in enumerate([1.0, 0.8, 0.9, 0.85], start=1):
+        with torch.no_grad():
+            net.weight.fill_(float(epoch))
+        if loss == 0.8:
+            best_weight = net.weight.detach().clone()
+        outcomes.append(state.record({"epoch": epoch, "val_loss": loss}, net, cfg))
+    # improved on 1.0 and 0.8; 0.9 and 0.85 are the 1st and 2nd epochs without improvement
+    assert outcomes == [(True, False), (True, False), (False, False), (False, True)]
+    assert state.best_loss == 0.8 and state.bad_epochs == 2 and state.finished
+    assert torch.equal(state.best_state["weight"], best_weight)
+    state.epoch = 4
+    again = TrainState.from_checkpoint(state.to_payload())
+    assert again == state and again.history is not state.history
+
+
+def test_last_epoch_finishes_the_run_without_early_stopping():
+    from dl4hep.config import TrainingConfig
+    from dl4hep.training.state import TrainState
+
+    cfg, state, net = TrainingConfig(epochs=2, early_stopping_patience=None), TrainState(), torch.nn.Linear(1, 1)
+    assert state.record({"epoch": 1, "val_loss": 1.0}, net, cfg) == (True, False) and not state.finished
+    assert state.record({"epoch": 2, "val_loss": 2.0}, net, cfg) == (False, False) and state.finished
 
 
 def test_predict_writes_contract_columns(tmp_path, dataset):

@@ -1,4 +1,9 @@
-"""Which device a training process uses, and GPUs that concurrent trainings do not share.
+"""Where a training or prediction process runs: device choice, GPU claims, DDP shim and autocast.
+
+* :func:`pick_device` chooses the device (and claims a GPU, below); :mod:`dl4hep.training.predict`
+  uses it without importing the trainer.
+* :class:`Dist` is the ``torchrun`` environment (rank, world size, collectives; a no-op for one process).
+* :func:`autocast` is the bf16 mixed-precision context of ``training.precision``.
 
 Schedulers (SLURM ``--gpus``, HTCondor ``request_gpus``) hand each job its own GPUs through
 ``CUDA_VISIBLE_DEVICES``. A workstation has no such broker: Snakemake's local executor only
@@ -25,8 +30,11 @@ from dl4hep.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
+    from torch import Tensor, nn
 
-__all__ = ["GpuClaim", "claim_gpus", "gpu_ids", "lock_dir", "pick_device", "visible_devices_env"]
+    from dl4hep.config import TrainingConfig
+
+__all__ = ["Dist", "GpuClaim", "autocast", "claim_gpus", "gpu_ids", "lock_dir", "pick_device", "visible_devices_env"]
 
 log = logging.getLogger(__name__)
 
@@ -168,3 +176,85 @@ def pick_device(preference: str, local_rank: int = 0, *, distributed: bool = Fal
         return torch.device("cuda", local_rank)
     claim = claim_gpus(1, gpu_ids())
     return torch.device("cuda", claim.indices[0])
+
+
+class Dist:
+    """torchrun environment: rank, world size, local rank; a no-op when ``WORLD_SIZE`` is 1 or unset."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0")) if self.world > 1 else 0
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0")) if self.world > 1 else 0
+        self.started = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        """Rank 0, the process that validates and writes every file."""
+        return self.rank == 0
+
+    def start(self, device: torch.device) -> None:
+        import torch
+
+        if self.enabled and not torch.distributed.is_initialized():
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            self.started = True
+
+    def all_sum(self, value: Tensor) -> Tensor:
+        """Sum of ``value`` over all ranks (``value`` itself without DDP)."""
+        import torch
+
+        if not self.enabled:
+            return value
+        out = value.detach().clone()
+        torch.distributed.all_reduce(out)
+        return out
+
+    def broadcast(self, value: float, device: torch.device) -> float:
+        """Rank 0's ``value`` on every rank (the early-stopping decision)."""
+        import torch
+
+        if not self.enabled:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=device)
+        torch.distributed.broadcast(t, src=0)
+        return float(t.item())
+
+    def barrier(self) -> None:
+        import torch
+
+        if self.enabled:
+            torch.distributed.barrier()
+
+    def stop(self) -> None:
+        import torch
+
+        if self.started:
+            torch.distributed.destroy_process_group()
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (AVX512-BF16 or AMX), where bf16 matmuls beat fp32."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast(cfg: TrainingConfig, device: torch.device, net: nn.Module | None = None) -> contextlib.AbstractContextManager:
+    """bf16 autocast for ``precision: bf16``; for ``auto`` on CUDA, and on a CPU with native bf16 for
+    models measured to gain from it there (``cpu_bf16 = True``: the point-cloud models, docs/benchmarks.md)."""
+    import torch
+
+    cpu_auto = device.type == "cpu" and bool(getattr(net, "cpu_bf16", False)) and _cpu_has_bf16()
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and (device.type == "cuda" or cpu_auto))
+    if bf16 and device.type in ("cuda", "cpu"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

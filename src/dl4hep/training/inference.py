@@ -17,6 +17,7 @@ import awkward as ak
 import numpy as np
 from torch import nn
 
+from dl4hep.contracts import POINTS, POINTS_MASK, POINTS_P4
 from dl4hep.data.tensors import InputSpec, arrays_to_tensors
 from dl4hep.training.checkpoint import input_names, load_trained
 from dl4hep.training.predict import score_tensors
@@ -74,12 +75,12 @@ def _arrays(spec: InputSpec, tabular: Any, points: Any, mask: Any, p4: Any) -> a
     m = np.ones(pts.shape[:2], bool) if mask is None else np.ascontiguousarray(mask, dtype=bool)
     if m.shape != pts.shape[:2]:
         raise ValueError(f"mask has shape {m.shape}, expected {pts.shape[:2]}")
-    cols = {"points": ak.from_numpy(pts), "points_mask": ak.from_numpy(m)}
+    cols = {POINTS: ak.from_numpy(pts), POINTS_MASK: ak.from_numpy(m)}
     if spec.has_p4:
         q = np.zeros((*pts.shape[:2], 4), np.float32) if p4 is None else _as_float("p4", p4, 3)
         if q.shape != (*pts.shape[:2], 4):
             raise ValueError(f"p4 has shape {q.shape}, expected {(*pts.shape[:2], 4)}")
-        cols["points_p4"] = ak.from_numpy(q)
+        cols[POINTS_P4] = ak.from_numpy(q)
     return ak.Array(cols)
 
 
@@ -100,8 +101,8 @@ def predict_arrays(
         batch_size: rows per forward pass.
     """
     spec = InputSpec.from_dict(meta["input"])
-    if spec.block == "points" and p4 is None and "points_p4" in input_names(model):
-        raise ValueError("this model reads points_p4; pass p4=(N, P, 4)")
+    if spec.block == POINTS and p4 is None and POINTS_P4 in input_names(model):
+        raise ValueError(f"this model reads {POINTS_P4}; pass p4=(N, P, 4)")
     tensors = arrays_to_tensors(_arrays(spec, tabular, points, mask, p4), spec)
     n = len(next(iter(tensors.values())))
     if n == 0:

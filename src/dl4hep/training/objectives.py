@@ -1,6 +1,6 @@
 """What a model learns: class probabilities, a continuous target, or an anomaly score.
 
-The trainer (:mod:`dl4hep.training.api`) runs one loop for every objective; an
+The trainer (:mod:`dl4hep.training.api`, :mod:`dl4hep.training.epoch`) runs one loop for every objective; an
 :class:`Objective` supplies what differs: the dataset columns it needs, which training
 rows it may see, the per-row loss, the validation figures and the prediction columns.
 
@@ -27,10 +27,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dl4hep.config import ModelConfig, TaskConfig
+from dl4hep.contracts import LABEL, score_column
 from dl4hep.errors import DataError
 
 __all__ = [
     "Objective",
+    "class_weights",
     "gaussian_nll",
     "make_objective",
     "output_columns",
@@ -84,7 +86,7 @@ class Objective:
 
     @property
     def extra(self) -> tuple[str, ...]:
-        base = ("label", "train_weight")
+        base = (LABEL, "train_weight")
         return (*base, "observers") if self.kind == "regression" else base
 
     @property
@@ -111,7 +113,7 @@ class Objective:
 
     def setup(self, columns: dict[str, Tensor], classes: list[str], where: str) -> None:
         """Check the training columns and fit what the loss needs (the target's mean and std)."""
-        labels = columns["label"].long()
+        labels = columns[LABEL].long()
         if self.kind == "anomaly":
             if not bool((labels == self.background).any()):
                 raise DataError(
@@ -165,10 +167,10 @@ class Objective:
         """``(Σ w·loss, Σ |w|)`` over the batch (their ratio is the batch loss)."""
         out = out.float()
         if self.kind == "classification":
-            return weighted_cross_entropy(out, batch["label"].long(), w)
+            return weighted_cross_entropy(out, batch[LABEL].long(), w)
         if self.kind == "anomaly":
             if bool(
-                (batch["label"].long() != self.background).any()
+                (batch[LABEL].long() != self.background).any()
             ):  # pragma: no cover - guarded by train_rows
                 raise DataError("an autoencoder batch holds non-background rows")
             per_row = out[:, 0]
@@ -191,7 +193,7 @@ class Objective:
         """Correctly classified rows (classification only; 0 otherwise)."""
         if self.kind != "classification":
             return torch.zeros((), dtype=torch.long, device=out.device)
-        return (out.argmax(1) == batch["label"].long()).sum()
+        return (out.argmax(1) == batch[LABEL].long()).sum()
 
 
 def make_objective(task: TaskConfig, model: ModelConfig, *, anomaly: bool) -> Objective:
@@ -228,7 +230,7 @@ def restrict_rows(batches: Any, objective: Objective, where: str) -> Any:
             f"{where}: an autoencoder selects background rows in memory, but the split is streamed "
             "(larger than the memory budget); cap it with training.max_train_samples"
         )
-    keep = objective.train_rows(batches.tensors["label"])
+    keep = objective.train_rows(batches.tensors[LABEL])
     assert keep is not None
     idx = torch.nonzero(keep).squeeze(1)
     batches.tensors = {k: v.index_select(0, idx) for k, v in batches.tensors.items()}
@@ -249,13 +251,13 @@ def output_columns(out: Tensor, state: dict[str, Any], classes: list[str]) -> di
     kind = state.get("kind", "classification")
     if kind == "classification":
         p = torch.softmax(out, dim=1).numpy()
-        return {f"score_{c}": p[:, i].astype(np.float32) for i, c in enumerate(classes)}
+        return {score_column(c): p[:, i].astype(np.float32) for i, c in enumerate(classes)}
     if kind == "anomaly":
         e = out[:, 0].double().numpy()
         a = e / (1.0 + e)
         n_sig = max(1, len(classes) - 1)
         cols = {
-            f"score_{c}": (1 - a if i == state["background"] else a / n_sig).astype(np.float32)
+            score_column(c): (1 - a if i == state["background"] else a / n_sig).astype(np.float32)
             for i, c in enumerate(classes)
         }
         return {"anomaly_score": e.astype(np.float32), **cols}
@@ -280,3 +282,15 @@ def output_columns(out: Tensor, state: dict[str, Any], classes: list[str]) -> di
 def nan_if(kind: str, value: float) -> float:
     """``value`` for classification, NaN for objectives without an accuracy or AUC."""
     return value if kind == "classification" else math.nan
+
+
+def class_weights(labels: Tensor, weights: Tensor, n_classes: int, mode: str) -> Tensor:
+    """Per-class loss weights, float64: ``none`` gives ones; ``balanced`` gives each class present the
+    same total weight (from the sums of ``|weights|`` over the training split)."""
+    if mode == "none":
+        return torch.ones(n_classes, dtype=torch.float64)
+    sums = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, labels, weights.abs().double())
+    present = sums > 0
+    out = torch.ones(n_classes, dtype=torch.float64)
+    out[present] = sums[present].sum() / (present.sum() * sums[present])
+    return out

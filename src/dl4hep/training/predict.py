@@ -18,13 +18,14 @@ import pyarrow.parquet as pq
 import torch
 
 from dl4hep.config import AnalysisConfig
-from dl4hep.data.tensors import SPLITS, TensorBatches, iter_row_groups, read_meta, split_path
+from dl4hep.contracts import LABEL, SPLITS, WEIGHT, observer_column, score_column
+from dl4hep.data.tensors import TensorBatches, iter_row_groups, read_meta, split_path
 from dl4hep.errors import ConfigError, InputFileError
 from dl4hep.io.atomic import atomic_output
 from dl4hep.models.registry import trims_padding
 from dl4hep.provenance import write_provenance
-from dl4hep.training.api import pick_device
 from dl4hep.training.checkpoint import input_names, load_trained
+from dl4hep.training.devices import pick_device
 from dl4hep.training.host_memory import keep_freed_memory
 from dl4hep.training.objectives import Objective, output_columns
 
@@ -35,10 +36,10 @@ log = logging.getLogger(__name__)
 
 def _schema(classes: list[str], observers: list[str], variations: list[str] | tuple[str, ...] = (),
             objective: dict[str, Any] | None = None) -> pa.Schema:
-    fields = [pa.field("run", pa.int64()), pa.field("event", pa.int64()), pa.field("label", pa.int64()),
-              pa.field("weight", pa.float64())]
+    fields = [pa.field("run", pa.int64()), pa.field("event", pa.int64()), pa.field(LABEL, pa.int64()),
+              pa.field(WEIGHT, pa.float64())]
     fields += _output_fields(classes, objective)
-    fields += [pa.field(f"obs_{o}", pa.float32()) for o in observers]
+    fields += [pa.field(observer_column(o), pa.float32()) for o in observers]
     fields += [pa.field(f"weight_{v}", pa.float64()) for v in variations]
     return pa.schema(fields)
 
@@ -46,7 +47,7 @@ def _schema(classes: list[str], observers: list[str], variations: list[str] | tu
 def _output_fields(classes: list[str], objective: dict[str, Any] | None) -> list[pa.Field]:
     """``score_<class>``, or the columns :func:`output_columns` writes for regression and anomaly models."""
     if objective is None or objective.get("kind", "classification") == "classification":
-        return [pa.field(f"score_{c}", pa.float32()) for c in classes]
+        return [pa.field(score_column(c), pa.float32()) for c in classes]
     probe = output_columns(torch.zeros(1, objective["n_outputs"]), objective, classes)
     target = ["target"] if objective["kind"] == "regression" else []
     return [pa.field(n, pa.float32()) for n in [*target, *probe]]
@@ -86,21 +87,21 @@ def predict_split(
     (:func:`dl4hep.training.objectives.output_columns`); None: class scores.
     """
     schema = _schema(classes, observers, variations, objective)
-    extra = ("run", "event", "label", "weight", *(["observers"] if observers else []),
+    extra = ("run", "event", LABEL, WEIGHT, *(["observers"] if observers else []),
              *(["weight_variations"] if variations else []))
     rows = 0
     with atomic_output(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for tensors in iter_row_groups(path, spec, extra=extra):
-            n = len(tensors["label"])
+            n = len(tensors[LABEL])
             if n == 0:
                 continue
             cols: dict[str, Any] = {
                 "run": tensors["run"].numpy().astype(np.int64), "event": tensors["event"].numpy().astype(np.int64),
-                "label": tensors["label"].numpy().astype(np.int64),
-                "weight": tensors["weight"].numpy().astype(np.float64),
+                LABEL: tensors[LABEL].numpy().astype(np.int64),
+                WEIGHT: tensors[WEIGHT].numpy().astype(np.float64),
             }
             cols.update(_output_columns(net, tensors, device, batch_size, classes, objective))
-            cols.update({f"obs_{o}": tensors[f"observers.{o}"].numpy().astype(np.float32) for o in observers})
+            cols.update({observer_column(o): tensors[f"observers.{o}"].numpy().astype(np.float32) for o in observers})
             cols.update({f"weight_{v}": tensors[f"weight_variations.{v}"].numpy().astype(np.float64)
                          for v in variations})
             writer.write_table(pa.table(cols, schema=schema))
@@ -112,7 +113,7 @@ def _output_columns(net: torch.nn.Module, tensors: dict[str, torch.Tensor], devi
                     classes: list[str], objective: dict[str, Any] | None) -> dict[str, np.ndarray]:
     if objective is None or objective.get("kind", "classification") == "classification":
         p = score_tensors(net, tensors, device=device, batch_size=batch_size)
-        return {f"score_{c}": p[:, i].astype(np.float32) for i, c in enumerate(classes)}
+        return {score_column(c): p[:, i].astype(np.float32) for i, c in enumerate(classes)}
     cols = output_columns(raw_outputs(net, tensors, device=device, batch_size=batch_size), objective, classes)
     if objective["kind"] == "regression":
         target = Objective.from_state(objective).raw_target(tensors).numpy().astype(np.float32)
@@ -134,13 +135,13 @@ def predict_model(
         ``{"rows": {split: n}, "classes": [...], "checkpoint_epoch": e}``.
     """
     dataset_dir, model_dir, out_dir = Path(dataset_dir), Path(model_dir), Path(out_dir)
-    tcfg = config.task(task)
+    task_cfg = config.task(task)
     mcfg = config.model(task, model)
     net, spec, ckpt = load_trained(model_dir)
     classes = list(ckpt["model"]["classes"])
-    if classes != list(tcfg.classes):
+    if classes != list(task_cfg.classes):
         raise ConfigError(
-            f"model {model_dir} was trained for classes {classes} but task '{task}' has {tcfg.classes}; retrain it"
+            f"model {model_dir} was trained for classes {classes} but task '{task}' has {task_cfg.classes}; retrain it"
         )
     meta = read_meta(dataset_dir)
     if spec.names != [spec.all_names[c] for c in spec.columns] or list(meta.get(spec.block) or []) != spec.all_names:

@@ -1,13 +1,37 @@
-"""Per-step learning-rate schedules as multipliers of the peak ``lr`` (wrapped in ``LambdaLR``)."""
+"""The optimiser (:func:`make_optimizer`) and its per-step learning-rate schedule (:func:`make_scheduler`):
+multipliers of the peak ``lr`` wrapped in ``LambdaLR``."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 
+import torch
+from torch import nn
+
 from dl4hep.config import TrainingConfig
 
-__all__ = ["lr_multiplier"]
+__all__ = ["lr_multiplier", "make_optimizer", "make_scheduler"]
+
+
+def make_optimizer(net: nn.Module, cfg: TrainingConfig) -> torch.optim.Optimizer:
+    """``cfg.optimizer`` over ``net``'s trainable parameters, without weight decay on biases and
+    normalisation parameters (the 1-d tensors)."""
+    decay = [p for p in net.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in net.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr)
+    if cfg.optimizer == "radam":
+        return torch.optim.RAdam(groups, lr=cfg.lr, decoupled_weight_decay=True)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainingConfig, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step schedule of :func:`lr_multiplier` (``scheduler.step()`` after every optimiser step)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(cfg, steps_per_epoch))
 
 
 def lr_multiplier(cfg: TrainingConfig, steps_per_epoch: int) -> Callable[[int], float]:

@@ -21,8 +21,8 @@ import optuna
 from optuna.storages.journal import JournalFileBackend
 
 from dl4hep.config import AnalysisConfig, SearchConfig, config_digest
+from dl4hep.config.search_space import fixed_settings, trial_model
 from dl4hep.errors import ConfigError
-from dl4hep.search_space import fixed_settings, trial_model
 
 __all__ = ["FINISHED", "open_study", "run_search", "study_name", "suggest"]
 
