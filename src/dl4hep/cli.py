@@ -36,9 +36,9 @@ def _add_config(p: argparse.ArgumentParser) -> None:
 
 
 def _load(paths: list[Path]):
-    from dl4hep.config import load_analysis
+    from dl4hep.validate import load_checked
 
-    return load_analysis(*paths)
+    return load_checked(*paths)
 
 
 # ------------------------------------------------------------------ subcommands
@@ -138,12 +138,24 @@ def _cmd_apply(a: argparse.Namespace) -> Any:
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> Any:
-    from dl4hep.evaluation.api import evaluate_task
+    from dl4hep.evaluation.api import compare_models, evaluate_task
 
-    models = dict(a.model)
+    models = {name: Path(d) for name, d in dict(a.model).items()}
+    cfg = _load(a.config)
+    if a.compare_only and cfg.task(a.task).kind != "regression":
+        return compare_models(config=cfg, task=a.task, models=list(models), eval_dir=a.out_dir,
+                              dataset_dir=a.dataset_dir)
     return evaluate_task(
-        config=_load(a.config), task=a.task, dataset_dir=a.dataset_dir,
-        models={name: Path(d) for name, d in models.items()},
+        config=cfg, task=a.task, dataset_dir=a.dataset_dir, models=models,
+        predictions_dir=a.predictions_dir, out_dir=a.out_dir,
+    )
+
+
+def _cmd_evaluate_model(a: argparse.Namespace) -> Any:
+    from dl4hep.evaluation.api import evaluate_model
+
+    return evaluate_model(
+        config=_load(a.config), task=a.task, model=a.model, model_dir=a.model_dir, dataset_dir=a.dataset_dir,
         predictions_dir=a.predictions_dir, out_dir=a.out_dir,
     )
 
@@ -162,7 +174,7 @@ def _cmd_check_config(a: argparse.Namespace) -> Any:
     """
     from dl4hep.plan import Plan
 
-    cfg = _load(a.config)  # typed keys, registries and names (dl4hep.registry_checks)
+    cfg = _load(a.config)  # typed keys, registries and names (dl4hep.validate)
     plan = Plan(cfg)
     files = plan.check()  # globs and lists that match nothing, an output that cannot be created
     planned = plan.summary()
@@ -177,32 +189,19 @@ def _cmd_check_config(a: argparse.Namespace) -> Any:
 # ------------------------------------------------------------------ parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dl4hep",
-        description="Deep learning for collider physics: ROOT ntuples to physics results. "
-        "Each subcommand is one workflow stage; `snakemake` chains them.",
-    )
-    parser.add_argument("--version", action="version", version=f"dl4hep {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    handlers: dict[str, Callable[[argparse.Namespace], Any]] = {}
+# ------------------------------------------------------------------ arguments of each subcommand
 
-    def add(name: str, func: Callable[[argparse.Namespace], Any], help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
-        # also after the subcommand (`dl4hep inspect -v f.root`); counts add up with the global one
-        p.add_argument("-v", "--verbose", action="count", default=0, dest="sub_verbose", help=VERBOSE_HELP)
-        handlers[name] = func
-        return p
 
-    p = add("generate", _cmd_generate, "Generate one chunk of a sample with Pythia 8 and the fast detector; write a NanoAOD-style ROOT file.")
+def _args_generate(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--sample", required=True, help="sample name from the config (e.g. ttbar, qcd, photon)")
     p.add_argument("--events", type=int, required=True, help="number of events to generate")
     p.add_argument("--seed", type=int, required=True, help="random seed (same seed -> identical file)")
     p.add_argument("--out", type=Path, required=True, help="output ROOT file")
 
-    p = add("features", _cmd_features, "Build a task's feature sets from one ntuple, read in chunks; write parquet.")
+
+
+def _args_features(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--task", required=True, help="task name (egamma, dilepton, jets, ...)")
     p.add_argument("--sample", required=True, help="sample the file belongs to (selects cuts and input schema)")
@@ -211,14 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "several files give one output")
     p.add_argument("--out", type=Path, required=True, help="output parquet file")
 
-    p = add("dataset", _cmd_dataset, "Merge feature files into train/val/test datasets with labels, weights and normalisation.")
+
+
+def _args_dataset(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--task", required=True)
     p.add_argument("--input", nargs=2, action="append", required=True, metavar=("SAMPLE", "PARQUET"),
                    help="a feature file and its sample (repeat); PARQUET may be @list.txt, one file per line")
     p.add_argument("--out-dir", type=Path, required=True, help="dataset directory to write")
 
-    p = add("train", _cmd_train, "Train one model of a task (CUDA if present; torchrun for several GPUs).")
+
+
+def _args_train(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--task", required=True)
     p.add_argument("--model", required=True, help="model name of the task (configs/models/)")
@@ -232,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=int, default=None, metavar="EPOCH",
                    help="stop after this epoch as if interrupted (time-sliced batch jobs); --resume continues")
 
-    p = add("predict", _cmd_predict, "Write per-class scores of a trained model for every dataset split.")
+
+
+def _args_predict(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--task", required=True)
     p.add_argument("--model", required=True)
@@ -240,15 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--out-dir", type=Path, required=True)
 
-    p = add("kfold-split", _cmd_kfold_split,
-            "Write K fold datasets (fold = event mod K) of a task's dataset for K-fold training.")
+
+
+def _args_kfold_split(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--task", required=True)
     p.add_argument("--k", type=int, required=True, help="number of folds (>= 2)")
     p.add_argument("--dataset-dir", type=Path, required=True, help="the task's dataset (datasets/<task>)")
     p.add_argument("--out-dir", type=Path, required=True, help="directory for fold0 ... fold<K-1>")
 
-    p = add("search", _cmd_search, "Run hyperparameter-search trials (Optuna) of one model; resumes the study.")
+
+
+def _args_search(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--task", required=True)
     p.add_argument("--model", required=True, help="a model with a search: block")
@@ -257,20 +265,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker", type=int, default=0, help="worker number of parallel jobs (varies the sampler seed)")
     p.add_argument("--done", type=Path, default=None, help="write this worker's summary JSON here at the end")
 
-    p = add("search-report", _cmd_search_report,
-            "Write best.yaml (a config overlay), trials.csv and the trials plot of a hyperparameter search.")
+
+
+def _args_search_report(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--task", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--search-dir", type=Path, required=True)
 
-    p = add("export", _cmd_export, "Export a trained model to ONNX and check it against PyTorch with onnxruntime.")
+
+
+def _args_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="output .onnx file")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max allowed |onnx - torch| on the check batch")
 
-    p = add("apply", _cmd_apply, "Score any ntuple (labelled or not, e.g. collision data) with a trained model; "
-            "write parquet keyed by run/luminosityBlock/event and optionally a ROOT friend tree.")
+
+
+def _args_apply(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--task", required=True, help="the task the model was trained for (features, selection)")
     p.add_argument("--model", required=True, type=Path, metavar="MODEL_DIR|ONNX",
@@ -284,23 +296,78 @@ def build_parser() -> argparse.ArgumentParser:
                    "unselected entries/objects get score -1 and dl4hep_selected = false")
     p.add_argument("--batch-size", type=int, default=4096, help="rows per forward pass")
 
-    p = add("evaluate", _cmd_evaluate, "Metrics, ROC, confusion matrix, significance and diagnostic plots for all models of a task.")
+
+
+def _args_evaluate(p: argparse.ArgumentParser) -> None:
     _add_config(p)
     p.add_argument("--task", required=True)
     p.add_argument("--dataset-dir", type=Path, required=True)
     p.add_argument("--predictions-dir", type=Path, required=True, help="predictions/<task> holding one folder per model")
     p.add_argument("--model", nargs=2, action="append", required=True, metavar=("NAME", "MODEL_DIR"),
                    help="a model name and its trained model directory (repeat)")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True, help="evaluation/<task>")
+    p.add_argument("--compare-only", action="store_true",
+                   help="classification: only compare, reading <out-dir>/models/<model>/ written by evaluate-model")
 
-    p = add("inspect", _cmd_inspect, "List the trees and branches of a ROOT file (or the columns of a parquet file).")
+
+
+def _args_evaluate_model(p: argparse.ArgumentParser) -> None:
+    _add_config(p)
+    p.add_argument("--task", required=True)
+    p.add_argument("--model", required=True, help="the model's name in the task")
+    p.add_argument("--model-dir", type=Path, required=True, help="its trained model directory (history.csv, best.pt)")
+    p.add_argument("--dataset-dir", type=Path, required=True)
+    p.add_argument("--predictions-dir", type=Path, required=True, help="predictions/<task> holding one folder per model")
+    p.add_argument("--out-dir", type=Path, required=True, help="evaluation/<task>/models/<model>")
+
+
+
+def _args_inspect(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a local path or a root:// / https:// URL")
     p.add_argument("--tree", default=None, help="only this tree")
     p.add_argument("--filter", default=None, help="only branches matching this glob, e.g. 'FatJet_*'")
 
-    p = add("check-config", _cmd_check_config, "Validate a config (schema, names, model/feature compatibility) and print a summary.")
+
+
+def _args_check_config(p: argparse.ArgumentParser) -> None:
     _add_config(p)
 
+
+#: Subcommands: name, handler, help, and the function adding its arguments.
+SUBCOMMANDS: list[tuple[str, Callable[[argparse.Namespace], Any], str, Callable[[argparse.ArgumentParser], None]]] = [
+    ("generate", _cmd_generate, "Generate one chunk of a sample with Pythia 8 and the fast detector; write a NanoAOD-style ROOT file.", _args_generate),
+    ("features", _cmd_features, "Build a task's feature sets from one ntuple, read in chunks; write parquet.", _args_features),
+    ("dataset", _cmd_dataset, "Merge feature files into train/val/test datasets with labels, weights and normalisation.", _args_dataset),
+    ("train", _cmd_train, "Train one model of a task (CUDA if present; torchrun for several GPUs).", _args_train),
+    ("predict", _cmd_predict, "Write per-class scores of a trained model for every dataset split.", _args_predict),
+    ("kfold-split", _cmd_kfold_split, "Write K fold datasets (fold = event mod K) of a task's dataset for K-fold training.", _args_kfold_split),
+    ("search", _cmd_search, "Run hyperparameter-search trials (Optuna) of one model; resumes the study.", _args_search),
+    ("search-report", _cmd_search_report, "Write best.yaml (a config overlay), trials.csv and the trials plot of a hyperparameter search.", _args_search_report),
+    ("export", _cmd_export, "Export a trained model to ONNX and check it against PyTorch with onnxruntime.", _args_export),
+    ("apply", _cmd_apply, "Score any ntuple (labelled or not, e.g. collision data) with a trained model; " "write parquet keyed by run/luminosityBlock/event and optionally a ROOT friend tree.", _args_apply),
+    ("evaluate", _cmd_evaluate, "Metrics, ROC, confusion matrix, significance and diagnostic plots for all models " "of a task, and their comparison (--compare-only: the comparison of the evaluate-model outputs).", _args_evaluate),
+    ("evaluate-model", _cmd_evaluate_model, "Metrics, ROC curves, confusion matrix, scores and significance of one model of a classification task.", _args_evaluate_model),
+    ("inspect", _cmd_inspect, "List the trees and branches of a ROOT file (or the columns of a parquet file).", _args_inspect),
+    ("check-config", _cmd_check_config, "Validate a config (schema, names, model/feature compatibility) and print a summary.", _args_check_config),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dl4hep",
+        description="Deep learning for collider physics: ROOT ntuples to physics results. "
+        "Each subcommand is one workflow stage; `snakemake` chains them.",
+    )
+    parser.add_argument("--version", action="version", version=f"dl4hep {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    handlers: dict[str, Callable[[argparse.Namespace], Any]] = {}
+    for name, func, help_, add_arguments in SUBCOMMANDS:
+        p = sub.add_parser(name, help=help_, description=help_)
+        # also after the subcommand (`dl4hep inspect -v f.root`); counts add up with the global one
+        p.add_argument("-v", "--verbose", action="count", default=0, dest="sub_verbose", help=VERBOSE_HELP)
+        add_arguments(p)
+        handlers[name] = func
     parser.set_defaults(_handlers=handlers)
     return parser
 

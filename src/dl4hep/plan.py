@@ -140,7 +140,7 @@ class Plan:
         """
         samples: dict[str, dict[str, object]] = {}
         jobs = {"generate": 0, "features": 0, "dataset": 0, "train": 0, "predict": 0, "export": 0, "evaluate": 0,
-                "apply": 0}
+                "evaluate_model": 0, "apply": 0}
         for task, tcfg in self.cfg.tasks.items():
             for sample, s in tcfg.samples.items():
                 parts = len(self.parts(task, sample))
@@ -160,6 +160,7 @@ class Plan:
                 samples[sample] = entry
             jobs["dataset"] += 1
             jobs["evaluate"] += 1
+            jobs["evaluate_model"] += 0 if tcfg.kind == "regression" else len(tcfg.models)
             for rule in ("train", "predict", "export"):
                 jobs[rule] += len(tcfg.models)
         return {"samples": samples, "jobs": jobs}
@@ -239,6 +240,17 @@ class Plan:
         base = self.evaluation_dir(task)
         return [f"{base}/comparison.csv", f"{base}/comparison.md", f"{base}/metrics", f"{base}/plots"]
 
+    def model_evaluation_dir(self, task: str, model: str) -> str:
+        """``evaluation/<task>/models/<model>``: one model's metrics and plots (``dl4hep evaluate-model``)."""
+        return f"{self.evaluation_dir(task)}/models/{model}"
+
+    def model_evaluation_outputs(self, task: str, model: str) -> list[str]:
+        """What ``evaluate-model`` writes and the task comparison reads; none for a regression task."""
+        if self.cfg.task(task).kind == "regression":
+            return []
+        base = self.model_evaluation_dir(task, model)
+        return [f"{base}/metrics.json", f"{base}/confusion.csv", f"{base}/curves.npz", f"{base}/plots"]
+
     def applied(self, task: str, model: str, sample: str, part: str) -> str:
         """Scores of one trained model on one input part of a ``label: null`` sample (``dl4hep apply``)."""
         return f"{self.out}/applied/{task}/{model}/{sample}/{part}.parquet"
@@ -309,7 +321,7 @@ class Plan:
 
     def digest_search(self, task: str, model: str) -> str:
         """The search block and the settings it does not vary (applying best.yaml re-runs no search)."""
-        from dl4hep.search_space import fixed_settings
+        from dl4hep.config.search_space import fixed_settings
 
         mcfg = self.cfg.model(task, model)
         search = mcfg.search.model_dump(mode="json") if mcfg.search else None
@@ -318,6 +330,16 @@ class Plan:
     def digest_apply(self, task: str, model: str, sample: str) -> str:
         """Features (selection, reading, schema) and model settings: what ``dl4hep apply``'s scores depend on."""
         return config_digest([self.digest_features(task, sample), self.digest_model(task, model)])
+
+    def digest_model_evaluation(self, task: str) -> str:
+        """Evaluation settings and plot labels: what one model's evaluation depends on besides its inputs."""
+        t = self.cfg.task(task)
+        return config_digest(
+            {
+                "evaluation": t.evaluation.model_dump(),
+                "label": [self.cfg.experiment, self.cfg.label_text, self.cfg.luminosity, self.cfg.com_energy],
+            }
+        )
 
     def digest_evaluation(self, task: str) -> str:
         t = self.cfg.task(task)

@@ -9,10 +9,8 @@ import torch
 
 from dl4hep.errors import ConfigError, DataError
 from tests.unit._regression_toys import manifold_toy, task_config
-from tests.unit._synthetic import one_thread
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-__all__ = ["one_thread"]
 AE = {"hidden": [16], "latent": 2}
 
 
@@ -84,12 +82,12 @@ def test_no_background_rows_is_an_error(tmp_path):
 def test_autoencoders_only_in_classification_tasks_with_their_own_loss(tmp_path):
     import yaml
 
-    from dl4hep.config import load_analysis
+    from dl4hep.validate import load_checked
 
     def load(task):
         path = tmp_path / "c.yaml"
         path.write_text(yaml.safe_dump({"config_dir": "configs", "tasks": task}))
-        return load_analysis(path)
+        return load_checked(path)
 
     with pytest.raises(
         ConfigError, match="anomaly-detection autoencoder; a regression task cannot use it"
@@ -133,7 +131,7 @@ def test_set_autoencoder_ignores_padding_and_exports():
 
 def test_evaluation_ranks_an_autoencoder_by_its_error():
     from dl4hep.config import TaskConfig
-    from dl4hep.evaluation.api import _curves
+    from dl4hep.evaluation.curves import signal_curves
     from dl4hep.evaluation.metrics import roc
 
     tcfg = TaskConfig.model_validate(
@@ -159,7 +157,7 @@ def test_evaluation_ranks_an_autoencoder_by_its_error():
             "score_qcd": 1 - a,
         }
     )
-    curves = _curves(df, tcfg, "test")
+    curves = signal_curves(df, tcfg, "test")
     for name, sig in (("top", [0]), ("w", [1]), ("signal", [0, 1])):
         rows = np.isin(label, [*sig, 2])
         want = roc(np.isin(label[rows], sig), e[rows], np.ones(rows.sum())).auc

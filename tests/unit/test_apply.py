@@ -100,7 +100,7 @@ def test_example_analysis_reaches_the_significance(trained):
     metrics = json.loads((out / "metrics" / "dnn.json").read_text())
     assert metrics["signal_vs_background"]["ttbar"]["significance"]["formula"] == "asimov"
     assert 0.5 < metrics["signal_vs_background"]["ttbar"]["auc"] <= 1
-    assert (out / "plots" / "significance_dnn.png").is_file()
+    assert (out / "models" / "dnn" / "plots" / "significance_dnn.png").is_file()
 
 
 def _apply(trained, src, out, **kw):

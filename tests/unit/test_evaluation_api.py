@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from dl4hep.config import AnalysisConfig, resolve_analysis
-from dl4hep.errors import ConfigError, DataError
-from dl4hep.evaluation import api
+from dl4hep.errors import ConfigError, DataError, InputFileError
+from dl4hep.evaluation import api, importance
 
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = ["f0", "f1", "f2"]
@@ -91,7 +91,7 @@ def fake_score_fn(n_classes: int):
 @pytest.fixture
 def inject_model(monkeypatch):
     def install(n_classes: int):
-        monkeypatch.setattr(api, "_load_score_fn", lambda d: (fake_score_fn(n_classes), {"tabular": FEATURES}))
+        monkeypatch.setattr(importance, "load_score_fn", lambda d: (fake_score_fn(n_classes), {"tabular": FEATURES}))
     return install
 
 
@@ -99,6 +99,17 @@ def _expected_plots(stems: list[str]) -> set[str]:
     return {f"{s}.{ext}" for s in stems for ext in ("pdf", "png")}
 
 
+def _written(out: Path) -> dict[str, Path]:
+    """Plot file name -> path, from the comparison's and every model's ``plots/index.json``."""
+    dirs = [out / "plots"] + sorted(p / "plots" for p in (out / "models").iterdir())
+    return {name: d / name for d in dirs for name in json.loads((d / "index.json").read_text())["plots"]}
+
+
+def _names(summary: dict) -> set[str]:
+    return {p.rsplit("/", 1)[-1] for p in summary["plots"]}
+
+
+@pytest.mark.slow
 def test_binary_task_every_output(tmp_path, inject_model):
     cfg = make_config("dilepton", {"dnn": {}, "dnn_wide": {"base": "dnn"}},
                       evaluation={"background_uncertainty": 0.1})
@@ -111,11 +122,13 @@ def test_binary_task_every_output(tmp_path, inject_model):
                                   ("confusion", "scores", "significance", "training", "efficiency_vs_pt",
                                    "importance")]
     expected = _expected_plots(stems)
-    index = json.loads((out / "plots" / "index.json").read_text())
-    assert set(index["plots"]) == expected
-    assert set(summary["plots"]) == expected
-    for name in expected:
-        assert (out / "plots" / name).stat().st_size > 1000, name
+    written = _written(out)
+    assert set(written) == expected
+    assert _names(summary) == expected
+    for name, path in written.items():
+        assert path.stat().st_size > 1000, name
+    # the comparison draws the overlays, each model its own plots
+    assert set(json.loads((out / "plots" / "index.json").read_text())["plots"]) == _expected_plots(["roc", "features"])
     for m in ("dnn", "dnn_wide"):
         met = json.loads((out / "metrics" / f"{m}.json").read_text())
         assert 0.5 < met["auc"] <= 1.0
@@ -141,6 +154,7 @@ def test_binary_task_every_output(tmp_path, inject_model):
     assert (out / "provenance.json").exists()
 
 
+@pytest.mark.slow
 def test_multiclass_task_every_output(tmp_path, inject_model):
     cfg = make_config("jets", {"dnn": {}, "pfn": {}}, experiment="ATLAS")
     inputs = write_inputs(tmp_path, cfg, "jets", n=2000)
@@ -153,10 +167,10 @@ def test_multiclass_task_every_output(tmp_path, inject_model):
               ("confusion", "scores", "significance", "training", "efficiency_vs_pt")]
     stems += ["importance_dnn"]  # pfn reads points: no permutation importance
     expected = _expected_plots(stems)
-    index = json.loads((out / "plots" / "index.json").read_text())
-    assert set(index["plots"]) == expected
-    for name in expected:
-        assert (out / "plots" / name).stat().st_size > 1000, name
+    written = _written(out)
+    assert set(written) == expected
+    for name, path in written.items():
+        assert path.stat().st_size > 1000, name
     met = json.loads((out / "metrics" / "dnn.json").read_text())
     assert set(met["auc_one_vs_rest"]) == {"top", "w", "z", "hbb", "qcd"}
     assert set(met["signal_vs_background"]) == set(signals) | {api.INCLUSIVE}
@@ -168,10 +182,10 @@ def test_multiclass_task_every_output(tmp_path, inject_model):
 def test_importance_skipped_without_inference_api(tmp_path, caplog, monkeypatch):
     cfg = make_config("dilepton", {"dnn": {}}, experiment="none", evaluation={"pt_observer": None})
     inputs = write_inputs(tmp_path, cfg, "dilepton", n=500)
-    monkeypatch.setattr(api, "_load_score_fn", lambda d: (None, "dl4hep.training.inference is not available"))
-    with caplog.at_level(logging.WARNING, logger="dl4hep.evaluation.api"):
+    monkeypatch.setattr(importance, "load_score_fn", lambda d: (None, "dl4hep.training.inference is not available"))
+    with caplog.at_level(logging.WARNING, logger="dl4hep.evaluation"):
         summary = api.evaluate_task(config=cfg, task="dilepton", out_dir=tmp_path / "e", **inputs)
-    assert "importance_dnn.pdf" not in summary["plots"]
+    assert "importance_dnn.pdf" not in _names(summary) and "confusion_dnn.pdf" in _names(summary)
     assert "roc.png" in summary["plots"]
     assert any("permutation importance skipped" in r.message for r in caplog.records)
     assert summary["skipped"][0]["plot"] == "importance_dnn"
@@ -216,12 +230,13 @@ evaluation: {permutation_importance: false, pt_observer: null}
 """
 
 
+@pytest.mark.slow
 def test_class_absent_from_test_skips_its_curves(tmp_path, caplog):
     definition = tmp_path / "small.yaml"
     definition.write_text(SMALL_TASK)
     cfg = make_config("jets", {"dnn": {}}, definition=str(definition))
     inputs = write_inputs(tmp_path, cfg, "jets", n=1500, drop_class_in_test="w")
-    with caplog.at_level(logging.WARNING, logger="dl4hep.evaluation.api"):
+    with caplog.at_level(logging.WARNING, logger="dl4hep.evaluation"):
         summary = api.evaluate_task(config=cfg, task="jets", out_dir=tmp_path / "e", **inputs)
     assert "roc_w.pdf" not in summary["plots"] and "roc_top.pdf" in summary["plots"]
     assert any(s["plot"] == "roc_w" for s in summary["skipped"])
@@ -230,15 +245,59 @@ def test_class_absent_from_test_skips_its_curves(tmp_path, caplog):
     assert "w" not in met["signal_vs_background"] and "w" not in met["auc_one_vs_rest"]
 
 
+@pytest.mark.slow
 def test_significance_can_be_switched_off(tmp_path, inject_model):
     cfg = make_config("dilepton", {"dnn": {}}, evaluation={"significance": False})
     inputs = write_inputs(tmp_path, cfg, "dilepton")
     inject_model(2)
     out = tmp_path / "evaluation" / "dilepton"
     summary = api.evaluate_task(config=cfg, task="dilepton", out_dir=out, **inputs)
-    assert not any(p.startswith("significance_") for p in summary["plots"])
+    assert not any(p.startswith("significance_") for p in _names(summary))
     index = json.loads((out / "plots" / "index.json").read_text())
     assert {"plot": "significance_dnn", "reason": "evaluation.significance is false"} in index["skipped"]
     met = json.loads((out / "metrics" / "dnn.json").read_text())
     assert "significance" not in met["signal_vs_background"]["hww"]
     assert 0.5 < met["auc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_per_model_evaluation_then_comparison_without_predictions(tmp_path, inject_model):
+    """evaluate-model writes one model's outputs on its own; the comparison reads only those."""
+    import shutil
+
+    cfg = make_config("dilepton", {"dnn": {}, "dnn_wide": {"base": "dnn"}})
+    inputs = write_inputs(tmp_path, cfg, "dilepton")
+    inject_model(2)
+    out = tmp_path / "evaluation" / "dilepton"
+    first = api.evaluate_model(config=cfg, task="dilepton", model="dnn", model_dir=inputs["models"]["dnn"],
+                               dataset_dir=inputs["dataset_dir"], predictions_dir=inputs["predictions_dir"],
+                               out_dir=out / "models" / "dnn")
+    assert "roc.png" not in first["plots"] and "confusion_dnn.png" in first["plots"]
+    assert not (out / "comparison.csv").exists()  # nothing of the task before every model is evaluated
+    with pytest.raises(InputFileError, match=r"models/dnn_wide/metrics\.json does not exist.*evaluate-model"):
+        api.compare_models(config=cfg, task="dilepton", models=["dnn", "dnn_wide"], eval_dir=out,
+                           dataset_dir=inputs["dataset_dir"])
+    api.evaluate_model(config=cfg, task="dilepton", model="dnn_wide", model_dir=inputs["models"]["dnn_wide"],
+                       dataset_dir=inputs["dataset_dir"], predictions_dir=inputs["predictions_dir"],
+                       out_dir=out / "models" / "dnn_wide")
+    shutil.rmtree(inputs["predictions_dir"])  # the comparison recomputes nothing from predictions
+    summary = api.compare_models(config=cfg, task="dilepton", models=["dnn", "dnn_wide"], eval_dir=out,
+                                 dataset_dir=inputs["dataset_dir"])
+    assert summary["best"] == "dnn_wide"  # the stronger synthetic scores
+    for m in ("dnn", "dnn_wide"):
+        assert (out / "metrics" / f"{m}.json").read_bytes() == (out / "models" / m / "metrics.json").read_bytes()
+    table = pd.read_csv(out / "comparison.csv").set_index("model")
+    best, other = table.loc["dnn_wide"], table.loc["dnn"]
+    assert best["delta_auc"] == 0 and pd.isna(best["delta_auc_lo"])
+    assert other["delta_auc"] == pytest.approx(other["auc"] - best["auc"], abs=1e-12)
+    assert other["delta_auc_lo"] <= other["delta_auc"] <= other["delta_auc_hi"]
+    assert bool(other["delta_auc_significant"]) == (other["delta_auc_hi"] < 0 or other["delta_auc_lo"] > 0)
+    md = (out / "comparison.md").read_text()
+    assert "## Differences to the best model (`dnn_wide`)" in md and "| dnn | " in md.split("Differences")[1]
+
+
+def test_evaluate_model_refuses_a_regression_task(tmp_path):
+    cfg = make_config("egamma_energy", {"dnn_gauss": {}})
+    with pytest.raises(ConfigError, match="is a regression"):
+        api.evaluate_model(config=cfg, task="egamma_energy", model="dnn_gauss", model_dir=tmp_path,
+                           dataset_dir=tmp_path, predictions_dir=tmp_path, out_dir=tmp_path / "e")

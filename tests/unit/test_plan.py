@@ -29,6 +29,25 @@ def test_targets_cover_every_task_and_model(at_repo):
     assert plan.parts("jets", "qcd") == ["chunk0"]
 
 
+def test_every_classification_model_is_evaluated_on_its_own(at_repo):
+    """One evaluate_model job per model of a classification task (results early), one evaluate per task."""
+    cfg = analysis_from_dict(load_yaml("configs/mini.yaml"))
+    plan = Plan(cfg)
+    jobs = plan.summary()["jobs"]
+    assert jobs["evaluate"] == len(cfg.tasks)
+    assert jobs["evaluate_model"] == sum(len(t.models) for t in cfg.tasks.values() if t.kind != "regression")
+    assert plan.model_evaluation_outputs("jets", "pfn") == [
+        f"results/mini/evaluation/jets/models/pfn/{f}" for f in ("metrics.json", "confusion.csv", "curves.npz", "plots")
+    ]
+    assert plan.model_evaluation_outputs("egamma_energy", "dnn_gauss") == []  # a regression: one evaluate job
+    # adding a model re-runs the comparison but not the other models' own evaluations
+    raw = load_yaml("configs/mini.yaml")
+    raw["tasks"]["jets"]["models"]["dnn2"] = {"base": "dnn"}
+    grown = Plan(analysis_from_dict(raw))
+    assert grown.digest_model_evaluation("jets") == plan.digest_model_evaluation("jets")
+    assert grown.digest_evaluation("jets") != plan.digest_evaluation("jets")
+
+
 def test_kfold_and_search_targets_and_digests(at_repo):
     raw = load_yaml("configs/mini.yaml")
     raw["tasks"]["dilepton"]["models"]["dnn"].update(

@@ -13,10 +13,8 @@ from dl4hep.errors import ConfigError, DataError
 from dl4hep.evaluation.resolution import sigma_eff, summarise, weighted_quantile
 from dl4hep.training.objectives import gaussian_nll, pinball
 from tests.unit._regression_toys import NOISE, energy_toy, task_config
-from tests.unit._synthetic import one_thread
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-__all__ = ["one_thread"]
 REG = {"target": "true_energy", "relative_to": "energy"}
 
 
@@ -112,7 +110,7 @@ def test_regression_task_needs_its_block_and_matching_losses():
 def test_regression_target_must_be_an_observer(tmp_path):
     import yaml
 
-    from dl4hep.config import load_analysis
+    from dl4hep.validate import load_checked
 
     cfg = {
         "config_dir": "configs",
@@ -123,7 +121,7 @@ def test_regression_target_must_be_an_observer(tmp_path):
     with pytest.raises(
         ConfigError, match=r"regression.target: unknown observer 'true_enrgy'.*true_energy"
     ):
-        load_analysis(path)
+        load_checked(path)
 
 
 # ------------------------------------------------------------------ training on a toy with a known response

@@ -12,7 +12,7 @@ import pytest
 from dl4hep.config import load_analysis
 from tests.paths import REAL_DATA
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]  # Snakemake subprocesses: seconds each
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -28,7 +28,7 @@ def test_default_config_dry_run_lists_the_whole_analysis(repo, tmp_path):
     res = snakemake(repo, "-n", "--config", f"output={tmp_path}/out")
     assert res.returncode == 0, res.stderr[-3000:]
     text = res.stdout + res.stderr
-    for rule in ("generate", "features", "dataset", "train", "predict", "export", "evaluate", "all"):
+    for rule in ("generate", "features", "dataset", "train", "predict", "export", "evaluate_model", "evaluate", "all"):
         assert f"rule {rule}:" in text or f"{rule} " in text, f"rule {rule} missing from the DAG"
     # every generated chunk, every model trained once (no K-fold in the default), one evaluation per task
     assert "generate" in text and "train" in text
@@ -39,6 +39,8 @@ def test_default_config_dry_run_lists_the_whole_analysis(repo, tmp_path):
                                              if s.generator is not None)
     assert job_counts.get("train") == sum(len(t.models) for t in cfg.tasks.values())
     assert job_counts.get("evaluate") == len(cfg.tasks)
+    # and every model of a classification task on its own, as soon as it is predicted
+    assert job_counts.get("evaluate_model") == sum(len(t.models) for t in cfg.tasks.values() if t.kind != "regression")
     assert not (tmp_path / "out").exists(), "a dry run must not write outputs"
 
 

@@ -6,7 +6,8 @@ when column ``j`` is shuffled across rows (Breiman 2001; scikit-learn's
 is reached only through ``score_fn(tabular) -> probabilities`` so this module
 needs no torch; :func:`load_score_fn` builds that callable from a model
 directory with the training stage's inference API, and returns None (with the
-reason) when that API is not available.
+reason) when that API is not available. :func:`run_importance` runs it for one model of a task
+on the dataset's test split.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numpy as np
 
 from dl4hep.evaluation.metrics import weighted_auc
 
-__all__ = ["Importance", "ScoreFn", "load_score_fn", "permutation_importance"]
+__all__ = ["Importance", "ScoreFn", "load_score_fn", "permutation_importance", "importance_metrics", "run_importance",
+           "subset_score_fn"]
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +115,60 @@ def load_score_fn(model_dir: Path) -> tuple[ScoreFn, dict[str, Any]] | tuple[Non
         return np.asarray(predict_arrays(model, meta, tabular=tabular))
 
     return score_fn, dict(meta or {})
+
+
+def subset_score_fn(score_fn: ScoreFn, full: np.ndarray, order: list[str], permute: list[str]) -> ScoreFn:
+    """Wrap ``score_fn`` so the importance loop sees only the permuted columns (the others stay ``full``'s)."""
+    if permute == order:
+        return score_fn
+    cols = [order.index(n) for n in permute]
+
+    def fn(sub: np.ndarray) -> np.ndarray:
+        x = full.copy()
+        x[:, cols] = sub
+        return score_fn(x)
+
+    return fn
+
+
+def run_importance(
+    model_dir: Path, features: list[str] | None, *, classes: list[str], background: str, dataset_dir: Path,
+    dataset_meta: dict[str, Any], seed: int, max_rows: int,
+) -> Importance | str:
+    """Permutation importance of one trained tabular model on ``dataset_dir/test.parquet``, or why it was skipped.
+
+    Columns are taken in the order the model was trained with (its meta), else the dataset's; only
+    ``features`` (all when None) are permuted.
+    """
+    from dl4hep.evaluation.inputs import read_tabular
+
+    data = read_tabular(dataset_dir / "test.parquet", max_rows, seed)
+    if data is None:
+        return f"no tabular features in {dataset_dir / 'test.parquet'}"
+    values, names, labels, weights = data
+    score_fn, meta = load_score_fn(model_dir)
+    if score_fn is None:
+        return str(meta)
+    order = list((meta or {}).get("tabular") or dataset_meta.get("tabular") or names)
+    missing = [n for n in order if n not in names]
+    if missing:
+        return f"features {missing} of the model are not in {dataset_dir / 'test.parquet'}"
+    values = values[:, [names.index(n) for n in order]]
+    ib = classes.index(background)
+    permute = [n for n in order if features is None or n in features]
+    try:
+        return permutation_importance(
+            subset_score_fn(score_fn, values, order, permute), values[:, [order.index(n) for n in permute]],
+            labels != ib, features=permute, bkg_index=ib, weights=weights, seed=seed,
+        )
+    except ValueError as err:
+        return f"cannot compute importance: {err}"
+
+
+def importance_metrics(imp: Importance) -> dict[str, Any]:
+    """The ``permutation_importance`` entry of a model's metrics JSON."""
+    return {
+        "baseline_auc": imp.baseline_auc,
+        "auc_drop": dict(zip(imp.features, imp.drop_mean.tolist(), strict=True)),
+        "auc_drop_std": dict(zip(imp.features, imp.drop_std.tolist(), strict=True)),
+    }

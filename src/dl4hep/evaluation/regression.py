@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from dl4hep.config import AnalysisConfig, TaskConfig
+from dl4hep.contracts import WEIGHT, observer_column
 from dl4hep.errors import DataError, InputFileError, did_you_mean
+from dl4hep.evaluation.inputs import read_history
 from dl4hep.evaluation.plots import PlotWriter, plot_training
 from dl4hep.evaluation.regression_plots import plot_response, plot_response_vs
 from dl4hep.evaluation.resolution import ResponseSummary, binned_summary, summarise
@@ -71,6 +73,63 @@ def _coverage(df: pd.DataFrame) -> float | None:
     return float((pull < 1).mean())
 
 
+def _load_frames(predictions_dir: Path, models: dict[str, Path], bins: dict[str, list[float]]) -> dict[str, pd.DataFrame]:
+    """Test predictions per model, checked to hold every ``regression.bins`` observer."""
+    frames = {m: load_regression_predictions(predictions_dir / m / "test.parquet") for m in models}
+    for obs in bins:
+        for m, df in frames.items():
+            if observer_column(obs) not in df.columns:
+                raise DataError(
+                    f"predictions of model '{m}' have no column '{observer_column(obs)}' (regression.bins)."
+                    + did_you_mean(observer_column(obs), df.columns)
+                )
+    return frames
+
+
+Responses = dict[str, tuple[np.ndarray, np.ndarray]]
+Binned = dict[str, dict[str, list[ResponseSummary]]]
+
+
+def _collect(frames: dict[str, pd.DataFrame], bins: dict[str, list[float]], relative: bool) -> tuple[Responses, Binned]:
+    """Inclusive ``(response, weight)`` and binned summaries per model, plus the raw baseline (from the first model)."""
+    inclusive: Responses = {}
+    binned: Binned = {obs: {} for obs in bins}
+    for m, df in frames.items():
+        w = df[WEIGHT].to_numpy(np.float64)
+        for name, r in _responses(df, relative, m).items():
+            if name == RAW and RAW in inclusive:
+                continue  # the baseline is the same for every model (same test rows)
+            inclusive[name] = (r, w)
+            for obs, edges in bins.items():
+                x = df[observer_column(obs)].to_numpy(np.float64)
+                binned[obs][name] = binned_summary(r, w, x, np.asarray(edges, dtype=np.float64))
+    return inclusive, binned
+
+
+def _binned_dict(bins: dict[str, list[float]], binned: Binned, name: str) -> dict[str, Any]:
+    return {obs: {"edges": bins[obs], "bins": [b.as_dict() for b in binned[obs][name]]} for obs in bins}
+
+
+def _write_json(path: Path, obj: dict[str, Any]) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(_clean(obj), indent=2) + "\n")
+
+
+def _model_metrics(task: str, m: str, df: pd.DataFrame, label: str, summary: ResponseSummary,
+                   bins: dict[str, list[float]], binned: Binned) -> dict[str, Any]:
+    """The ``metrics/<model>.json`` content of one regression model."""
+    return {"task": task, "model": m, "kind": "regression", "target": label, "n_test": len(df),
+            "response": summary.as_dict(), "coverage_1sigma": _coverage(df), "binned": _binned_dict(bins, binned, m)}
+
+
+def _draw(writer: PlotWriter, inclusive: Responses, summaries: dict[str, ResponseSummary], binned: Binned,
+          bins: dict[str, list[float]], ylabel: str) -> None:
+    plot_response(writer, "response", inclusive, summaries, xlabel=ylabel)
+    for obs, edges in bins.items():
+        plot_response_vs(writer, f"response_vs_{obs}", np.asarray(edges, dtype=np.float64), binned[obs],
+                         observer=obs, ylabel=ylabel)
+
+
 def evaluate_regression(
     *,
     config: AnalysisConfig,
@@ -85,94 +144,30 @@ def evaluate_regression(
     reg = tcfg.regression
     assert reg is not None
     relative = reg.relative_to is not None
-    frames = {m: load_regression_predictions(predictions_dir / m / "test.parquet") for m in models}
-    for obs in reg.bins:
-        for m, df in frames.items():
-            if f"obs_{obs}" not in df.columns:
-                raise DataError(
-                    f"predictions of model '{m}' have no column 'obs_{obs}' (regression.bins)."
-                    + did_you_mean(f"obs_{obs}", df.columns)
-                )
+    frames = _load_frames(predictions_dir, models, reg.bins)
+    histories = {m: read_history(models[m]) for m in frames}
     label = f"{reg.target} / {reg.relative_to}" if relative else reg.target
     ylabel = "E$_{corr}$ / E$_{true}$" if relative else "prediction / target"
-    inclusive: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    binned: dict[str, dict[str, list[ResponseSummary]]] = {obs: {} for obs in reg.bins}
-    metrics_all: dict[str, dict[str, Any]] = {}
-    for m, df in frames.items():
-        w = df["weight"].to_numpy(np.float64)
-        for name, r in _responses(df, relative, m).items():
-            if name == RAW and RAW in inclusive:
-                continue  # the baseline is the same for every model (same test rows)
-            inclusive[name] = (r, w)
-            for obs, edges in reg.bins.items():
-                x = df[f"obs_{obs}"].to_numpy(np.float64)
-                binned[obs][name] = binned_summary(r, w, x, np.asarray(edges, dtype=np.float64))
-        summary = summarise(*inclusive[m])
-        metrics = {
-            "task": task,
-            "model": m,
-            "kind": "regression",
-            "target": label,
-            "n_test": len(df),
-            "response": summary.as_dict(),
-            "coverage_1sigma": _coverage(df),
-            "binned": {
-                obs: {"edges": reg.bins[obs], "bins": [b.as_dict() for b in binned[obs][m]]}
-                for obs in reg.bins
-            },
-        }
-        metrics_all[m] = metrics
-        with atomic_output(out_dir / "metrics" / f"{m}.json") as tmp:
-            tmp.write_text(json.dumps(_clean(metrics), indent=2) + "\n")
-        plot_training(writer, f"training_{m}", _history(models[m]), model=m)
-
+    inclusive, binned = _collect(frames, reg.bins, relative)
+    metrics_all = {m: _model_metrics(task, m, df, label, summarise(*inclusive[m]), reg.bins, binned)
+                   for m, df in frames.items()}
+    for m, metrics in metrics_all.items():
+        _write_json(out_dir / "metrics" / f"{m}.json", metrics)
+        plot_training(writer, f"training_{m}", histories[m], model=m)
     summaries = {name: summarise(r, w) for name, (r, w) in inclusive.items()}
-    plot_response(writer, "response", inclusive, summaries, xlabel=ylabel)
-    for obs, edges in reg.bins.items():
-        plot_response_vs(
-            writer,
-            f"response_vs_{obs}",
-            np.asarray(edges, dtype=np.float64),
-            binned[obs],
-            observer=obs,
-            ylabel=ylabel,
-        )
+    _draw(writer, inclusive, summaries, binned, reg.bins, ylabel)
     table = _table(summaries, metrics_all)
     with atomic_output(out_dir / "comparison.csv") as tmp:
         table.to_csv(tmp, index=False)
     with atomic_output(out_dir / "comparison.md") as tmp:
         tmp.write_text(_markdown(table, task, label, ylabel, reg.bins))
     if RAW in summaries:
-        with atomic_output(out_dir / "metrics" / f"{RAW}.json") as tmp:
-            tmp.write_text(
-                json.dumps(
-                    _clean(
-                        {
-                            "model": RAW,
-                            "response": summaries[RAW].as_dict(),
-                            "binned": {
-                                obs: {
-                                    "edges": reg.bins[obs],
-                                    "bins": [b.as_dict() for b in binned[obs][RAW]],
-                                }
-                                for obs in reg.bins
-                            },
-                        }
-                    ),
-                    indent=2,
-                )
-                + "\n"
-            )
+        raw = {"model": RAW, "response": summaries[RAW].as_dict(), "binned": _binned_dict(reg.bins, binned, RAW)}
+        _write_json(out_dir / "metrics" / f"{RAW}.json", raw)
     return {
         "sigma_eff": {m: s.sigma_eff for m, s in summaries.items()},
         "median": {m: s.median for m, s in summaries.items()},
     }
-
-
-def _history(model_dir: Path) -> dict[str, np.ndarray]:
-    from dl4hep.evaluation.api import _read_history
-
-    return _read_history(model_dir)
 
 
 def _table(

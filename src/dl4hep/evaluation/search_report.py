@@ -26,10 +26,10 @@ import pandas as pd
 import yaml
 
 from dl4hep.config import AnalysisConfig
+from dl4hep.config.search_space import overrides_of
 from dl4hep.errors import DataError
 from dl4hep.evaluation.plots import PlotWriter, _grid
 from dl4hep.io.atomic import atomic_output
-from dl4hep.search_space import overrides_of
 from dl4hep.training.search import open_study, value_of
 
 __all__ = ["best_overlay", "write_search_report"]
