@@ -25,6 +25,7 @@ __all__ = [
     "MissingDependencyError",
     "did_you_mean",
     "format_validation_error",
+    "keys_of",
 ]
 
 
@@ -92,3 +93,30 @@ def format_validation_error(err: ValidationError, header: str, *, prefix: str = 
         else:
             lines.append(f"  {path or '<top>'}: {e['msg']} (got {e.get('input')!r})")
     return "\n".join(lines)
+
+
+def keys_of(model: type) -> Callable[[tuple[Any, ...]], list[str]]:
+    """``allowed`` for :func:`format_validation_error`: the field names of the pydantic model at a location.
+
+    Walks ``model``'s fields along the location; a key that is not a field (a user's name in a
+    ``dict[str, Model]``: a column, collection or task) is skipped.
+    """
+    def allowed(parent: tuple[Any, ...]) -> list[str]:
+        current: Any = model
+        for part in parent:
+            fields = getattr(current, "model_fields", None)
+            if fields is not None and str(part) in fields:
+                current = _model_in(fields[str(part)].annotation)
+        return list(getattr(current, "model_fields", None) or [])
+    return allowed
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside ``annotation`` (``dict[str, M]``, ``M | None``), else the annotation."""
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if isinstance(found, type) and hasattr(found, "model_fields"):
+            return found
+    return annotation

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -35,13 +36,20 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, discover: Callable[[], Mapping[str, Loader]] | None = None) -> None:
         self.kind = kind
         self._discover = discover
-        self._loaders: dict[str, Loader] | None = None
+        self._discovered: dict[str, Loader] | None = None
+        self._registered: dict[str, Loader] = {}
         self._loaded: dict[str, T] = {}
 
     def _entries(self) -> dict[str, Loader]:
-        if self._loaders is None:
-            self._loaders = dict(self._discover()) if self._discover else {}
-        return self._loaders
+        if self._discovered is None:
+            self._discovered = dict(self._discover()) if self._discover else {}
+        return {**self._discovered, **self._registered}
+
+    def refresh(self) -> None:
+        """Forget what discovery found and what was loaded, so the next lookup discovers again
+        (a plugin file added while the process runs); registered plugins stay."""
+        self._discovered = None
+        self._loaded.clear()
 
     def register(self, name: str, plugin: T | None = None) -> Any:
         """Add ``plugin`` under ``name``; without ``plugin``, return a decorator that adds what it decorates."""
@@ -50,13 +58,13 @@ class Registry(Generic[T]):
                 self.register(name, obj)
                 return obj
             return decorate
-        self._entries()[name] = lambda: plugin
+        self._registered[name] = lambda: plugin
         self._loaded.pop(name, None)
         return plugin
 
     def unregister(self, name: str) -> None:
-        """Remove ``name`` (tests that registered a toy plugin clean up with this)."""
-        self._entries().pop(name, None)
+        """Remove a registered ``name`` (tests that registered a toy plugin clean up with this)."""
+        self._registered.pop(name, None)
         self._loaded.pop(name, None)
 
     def names(self) -> list[str]:
@@ -113,5 +121,5 @@ def _attribute_loader(module: str, attribute: str) -> Loader:
 def yaml_files_in(folder: Path, load: Callable[[Path], Any]) -> Callable[[], dict[str, Loader]]:
     """Discovery of ``folder/*.yaml``: file stem -> ``load(path)``."""
     def discover() -> dict[str, Loader]:
-        return {p.stem: (lambda p=p: load(p)) for p in sorted(Path(folder).glob("*.yaml"))}
+        return {p.stem: partial(load, p) for p in sorted(Path(folder).glob("*.yaml"))}
     return discover

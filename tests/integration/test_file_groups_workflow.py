@@ -15,7 +15,7 @@ import yaml
 
 from tests.paths import REAL_DATA
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]  # Snakemake subprocesses: seconds each
 
 
 def test_dry_run_groups_files_and_passes_lists(repo, tmp_path):

@@ -151,6 +151,7 @@ _CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.reliability
 @pytest.mark.parametrize(("command", "case"), _CASES)
 def test_remote_failures_are_one_line_rc2_and_leave_no_output(xrootd_server, tmp_path, capsys, request, command, case):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import awkward as ak
 import numpy as np
-import pytest
 
 TABULAR = ["mass", "pt", "tau21", "nconst"]
 POINTS = ["deta", "dphi", "log_pt", "log_e", "charge"]
@@ -96,14 +95,3 @@ def make_config(
             "models": {name or model_type: model},
         }},
     })
-
-
-@pytest.fixture(autouse=False)
-def one_thread():
-    """Run torch on one thread: on a loaded 2-core CI runner, two OpenMP threads can be 50x slower."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)

@@ -7,10 +7,8 @@ import torch
 
 from dl4hep.data.buckets import bucketed_batches, point_lengths, trim_length
 from dl4hep.data.tensors import TensorBatches
-from tests.unit._synthetic import one_thread
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-__all__ = ["one_thread"]
 
 SMALL = {
     "pfn": {"phi_sizes": [16, 16], "f_sizes": [16], "dropout": 0.0},
@@ -164,7 +162,7 @@ def test_trimmed_outputs_equal_padded_outputs(kind):
 
 
 def test_pair_bias_from_the_lower_triangle_equals_the_dense_embedding():
-    from dl4hep.models.particle_transformer import pair_features
+    from dl4hep.models.nets.particle_transformer import pair_features
     from dl4hep.models.registry import build_model
 
     torch.manual_seed(0)
@@ -178,3 +176,28 @@ def test_pair_bias_from_the_lower_triangle_equals_the_dense_embedding():
     torch.testing.assert_close(
         net.pair_bias(data["points_p4"], data["points_mask"]), dense, atol=1e-6, rtol=1e-6
     )
+
+
+def test_inference_pair_bias_embeds_only_real_pairs_with_the_same_values():
+    """Without autograd only real pairs are embedded; the bias equals the full triangle's bit for bit."""
+    from dl4hep.models.nets.particle_transformer import pair_features_tril, real_pair_features
+    from dl4hep.models.registry import build_model
+
+    torch.manual_seed(0)
+    net = build_model(
+        "particle_transformer", SMALL["particle_transformer"], num_classes=3, input_dim=5
+    )
+    data = _jets(6, slots=12, seed=3)
+    p4, mask = data["points_p4"], data["points_mask"].clone()
+    mask[2] = False  # a jet without any real particle
+    full = net.pair_bias(p4, mask).detach()  # autograd on: every pair of the triangle
+    with torch.no_grad():
+        compact = net.pair_bias(p4, mask)
+    assert torch.equal(compact, full)
+    feats, row = real_pair_features(p4, mask)
+    tril, i, j = pair_features_tril(p4, mask)
+    real = mask[:, i] & mask[:, j]
+    assert feats.shape[0] == int(real.sum()) < real.numel()
+    assert torch.equal(feats, tril[real])
+    assert torch.equal(row[real], torch.arange(feats.shape[0]))
+    assert bool((row[~real] == feats.shape[0]).all())

@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 
 from dl4hep.errors import DataError
-from tests.unit._synthetic import make_config, make_dataset, one_thread
+from tests.unit._synthetic import make_config, make_dataset
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::FutureWarning")]
-__all__ = ["one_thread"]
 
 TINY = {
     "dnn": {"hidden": [16, 16]},
@@ -66,6 +65,7 @@ def test_export_matches_pytorch(trained, kind, tmp_path):
     assert out.with_name("model.onnx.provenance.json").is_file()
 
 
+@pytest.mark.slow
 def test_export_over_tolerance_raises_and_writes_nothing(trained, tmp_path):
     from dl4hep.training.export import export_onnx
 

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.unit._synthetic import make_config, make_dataset, one_thread
+from tests.unit._synthetic import make_config, make_dataset
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::FutureWarning"), pytest.mark.filterwarnings("ignore::UserWarning")]
-__all__ = ["one_thread"]
 
 GRAPH = {
     "particlenet": {"k": 4, "conv_channels": [[16, 16], [24, 24]], "fc_channels": [16], "dropout": 0.0},
@@ -104,6 +103,7 @@ def trained(tmp_path_factory):
     return dirs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["particlenet", "hit_gnn"])
 def test_graph_export_matches_pytorch(trained, name, tmp_path):
     import onnx

@@ -121,6 +121,7 @@ KINDS = [_roc, _confusion, _scores, _significance, _training, _features, _import
          _response, _response_vs]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("experiment, earned", [("CMS", True), ("CMS", False), ("ATLAS", True), ("none", True)])
 @pytest.mark.parametrize("draw", KINDS, ids=lambda f: f.__name__.strip("_"))
 def test_no_text_collision_and_no_legend_over_data(tmp_path, draw, experiment, earned):

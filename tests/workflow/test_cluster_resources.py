@@ -22,7 +22,7 @@ import yaml
 from tests.paths import REPO
 from tests.workflow.conftest import planned_jobs
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]  # Snakemake subprocesses: seconds each
 
 #: lxplus flavours and their limits in minutes (CERN batch documentation).
 FLAVOURS = {"espresso": 20, "microcentury": 60, "longlunch": 120, "workday": 480, "tomorrow": 1440,

@@ -7,7 +7,7 @@ import pytest
 
 from tests.workflow.test_dry_run import snakemake
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]  # Snakemake subprocesses: seconds each
 
 
 def test_example_config_plans_apply_jobs_for_label_null_data(repo, tmp_path):

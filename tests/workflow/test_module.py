@@ -16,7 +16,7 @@ from dl4hep.config import load_analysis
 from tests.paths import REPO
 from tests.workflow.conftest import planned_jobs
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]  # Snakemake subprocesses: seconds each
 
 
 def _snakemake(cwd: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
