@@ -41,6 +41,8 @@ rule predict:
         f"{OUT}/logs/predict/{{task}}/{{model}}.log",
     benchmark:
         f"{OUT}/benchmarks/predict/{{task}}/{{model}}.tsv"
+    # as high as evaluate_model: a trained model's plots come before the next (long) training
+    priority: 50
     conda:
         CONDA_ENV
     threads: 2

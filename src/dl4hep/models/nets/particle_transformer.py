@@ -10,7 +10,8 @@ Padding is masked everywhere: padded keys get ``-inf`` attention logits, the
 pair bias of any pair involving padding is zeroed, and the class token never
 sees padded particles, so real outputs do not depend on padding content
 (batches arrive cut to their longest jet, :mod:`dl4hep.data.buckets`).
-The symmetric pair features are embedded once per unordered pair and mirrored.
+The symmetric pair features are embedded once per unordered pair and mirrored; in
+inference (no autograd) only the pairs of two real particles are embedded.
 Attention uses :func:`torch.nn.functional.scaled_dot_product_attention`, except
 in training with dropout, where it runs explicitly with the cheap dropout mask of
 :func:`dl4hep.models.common.dropout_keep`. For export,
