@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,17 @@ log = logging.getLogger(__name__)
 Tabular = tuple[np.ndarray, list[str], np.ndarray, np.ndarray]
 
 
+
+def read_stage_output(path: Path, what: str, stage: str, read: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
+    """``read(path)``, or an :class:`InputFileError` naming ``what`` and ``path``: missing (run
+    ``dl4hep <stage>`` first) or unreadable."""
+    if not path.exists():
+        raise InputFileError(f"{what} {path} does not exist; run `dl4hep {stage}` for this model first")
+    try:
+        return read(path)
+    except Exception as err:
+        raise InputFileError(f"cannot read {what} {path}: {err}") from err
+
 def load_predictions(path: Path, classes: list[str]) -> pd.DataFrame:
     """Read one predictions parquet and check the contract columns.
 
@@ -40,14 +52,7 @@ def load_predictions(path: Path, classes: list[str]) -> pd.DataFrame:
         InputFileError: the file is missing or unreadable.
         DataError: a required column is missing or a label is out of range.
     """
-    if not path.exists():
-        raise InputFileError(
-            f"predictions file {path} does not exist; run `dl4hep predict` for this model first"
-        )
-    try:
-        df = pd.read_parquet(path)
-    except Exception as err:
-        raise InputFileError(f"cannot read predictions file {path}: {err}") from err
+    df = read_stage_output(path, "predictions file", "predict", pd.read_parquet)
     for col in [LABEL, WEIGHT] + [score_column(c) for c in classes]:
         if col not in df.columns:
             raise DataError(
@@ -96,14 +101,7 @@ def read_tabular(path: Path, max_rows: int, seed: int) -> Tabular | None:
 def read_history(model_dir: Path) -> dict[str, np.ndarray]:
     """Columns of ``<model_dir>/history.csv`` (one row per epoch)."""
     path = model_dir / "history.csv"
-    if not path.exists():
-        raise InputFileError(
-            f"training history {path} does not exist; run `dl4hep train` for this model first"
-        )
-    try:
-        df = pd.read_csv(path)
-    except Exception as err:
-        raise InputFileError(f"cannot read training history {path}: {err}") from err
+    df = read_stage_output(path, "training history", "train", pd.read_csv)
     if "epoch" not in df.columns:
         raise DataError(
             f"training history {path} has no column 'epoch'; columns: {list(df.columns)}"

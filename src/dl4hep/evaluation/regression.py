@@ -20,8 +20,8 @@ import pandas as pd
 
 from dl4hep.config import AnalysisConfig, TaskConfig
 from dl4hep.contracts import WEIGHT, observer_column
-from dl4hep.errors import DataError, InputFileError, did_you_mean
-from dl4hep.evaluation.inputs import read_history
+from dl4hep.errors import DataError, did_you_mean
+from dl4hep.evaluation.inputs import read_history, read_stage_output
 from dl4hep.evaluation.plots import PlotWriter, plot_training
 from dl4hep.evaluation.regression_plots import plot_response, plot_response_vs
 from dl4hep.evaluation.resolution import ResponseSummary, binned_summary, summarise
@@ -37,14 +37,7 @@ RAW = "raw"
 
 def load_regression_predictions(path: Path) -> pd.DataFrame:
     """Read one regression predictions parquet; needs ``target``, ``prediction`` and ``weight``."""
-    if not path.exists():
-        raise InputFileError(
-            f"predictions file {path} does not exist; run `dl4hep predict` for this model first"
-        )
-    try:
-        df = pd.read_parquet(path)
-    except Exception as err:
-        raise InputFileError(f"cannot read predictions file {path}: {err}") from err
+    df = read_stage_output(path, "predictions file", "predict", pd.read_parquet)
     for col in ("target", "prediction", "weight"):
         if col not in df.columns:
             raise DataError(
