@@ -314,7 +314,9 @@ class Plan:
     def digest_model(self, task: str, model: str) -> str:
         # search: only the search jobs depend on it; K (of the model or the task) changes the training
         # data. Both enter only when set, so the digest of a plain model is what it was before them.
-        key = {"model": self.cfg.model(task, model).model_dump(exclude={"search", "kfold"}), "seed": self.cfg.seed}
+        # training.threads changes where the job runs, not what it computes
+        exclude = {"search": True, "kfold": True, "training": {"threads"}}
+        key = {"model": self.cfg.model(task, model).model_dump(exclude=exclude), "seed": self.cfg.seed}
         if self.folds(task, model) > 1:
             key["kfold"] = self.folds(task, model)
         return config_digest(key)

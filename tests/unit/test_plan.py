@@ -133,3 +133,18 @@ def test_dataset_job_passes_thousands_of_parts_as_a_list(at_repo, tmp_path, monk
     monkeypatch.setattr(cli, "_load", lambda path: None)
     assert cli.main(["dataset", "--config", "x.yaml", "--task", "dilepton", *words, "--out-dir", str(tmp_path / "d")]) == 0
     assert [str(p) for p in seen["hww"]] == listed and len(seen["ttbar"]) == 1
+
+
+def test_training_threads_follow_the_input_block_and_leave_digests_alone(at_repo):
+    raw = load_yaml("configs/mini.yaml")
+    cfg = analysis_from_dict(raw)
+    assert cfg.model("jets", "dnn").cpu_threads() == 1  # tabular, auto
+    assert cfg.model("jets", "particle_transformer").cpu_threads() == 2  # points, auto
+    before = Plan(cfg)
+    raw["tasks"]["jets"]["models"]["dnn"].setdefault("training", {})["threads"] = 4
+    after = Plan(analysis_from_dict(raw))
+    assert after.cfg.model("jets", "dnn").cpu_threads() == 4
+    assert after.digest_model("jets", "dnn") == before.digest_model("jets", "dnn")  # where it runs, not what
+    raw["tasks"]["jets"]["models"]["dnn"]["training"]["threads"] = 0
+    with pytest.raises(Exception, match="threads"):
+        analysis_from_dict(raw)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dl4hep.config import analysis_from_dict, load_yaml
 from tests.paths import REPO
 from tests.workflow.conftest import planned_jobs
 
@@ -29,6 +30,7 @@ FLAVOURS = {"espresso": 20, "microcentury": 60, "longlunch": 120, "workday": 480
             "testmatch": 4320, "nextweek": 10080}
 #: rules whose jobs train networks (and ask for the GPUs of their model)
 TRAINING_RULES = {"train", "train_fold", "search_worker"}
+MINI = analysis_from_dict(load_yaml(REPO / "configs/mini.yaml"))
 
 
 def _env() -> dict[str, str]:
@@ -37,14 +39,14 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def overrides(tmp_path_factory) -> Path:
-    """mini.yaml plus a CPU-pinned model (dilepton dnn) and a two-GPU model (jets pfn)."""
+    """mini.yaml plus a CPU-pinned model (dilepton dnn) and a two-GPU, three-thread model (jets pfn)."""
     tmp = tmp_path_factory.mktemp("cluster")
     extra = tmp / "extra.yaml"
     extra.write_text(yaml.safe_dump({
         "output": str(tmp / "out"),
         "tasks": {
             "dilepton": {"models": {"dnn": {"training": {"device": "cpu"}}}},
-            "jets": {"models": {"pfn": {"training": {"gpus": 2}}}},
+            "jets": {"models": {"pfn": {"training": {"gpus": 2, "threads": 3}}}},
         },
     }))
     return extra
@@ -64,15 +66,28 @@ def submits(overrides, tmp_path_factory) -> list[dict]:
     return json.loads(out.read_text())
 
 
-def _rule_threads() -> dict[str, int]:
-    """``threads:`` of every rule, read from the rule files."""
-    out = {}
+#: training.threads: "auto" resolves to 1 for tabular models and 2 for point-cloud models; the
+#: overrides set 3 for jets pfn
+EXPLICIT_THREADS = {("jets", "pfn"): 3}
+
+
+def _rule_threads() -> dict[str, int | str]:
+    """``threads:`` of every rule, read from the rule files: a number, or ``model_threads``."""
+    out: dict[str, int | str] = {}
     for smk in (REPO / "workflow/rules").glob("*.smk"):
         for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)*)", smk.read_text(), re.M):
-            m = re.search(r"^    threads: (\d+)", body, re.M)
+            m = re.search(r"^    threads: (\w+)", body, re.M)
             if m:
-                out[rule] = int(m.group(1))
+                out[rule] = int(m.group(1)) if m.group(1).isdigit() else m.group(1)
     return out
+
+
+def _expected_threads(rule_threads: int | str, wildcards: dict[str, str]) -> int:
+    if rule_threads != "model_threads":
+        return int(rule_threads)
+    key = (wildcards["task"], wildcards["model"])
+    inputs = MINI.model(*key).inputs
+    return EXPLICIT_THREADS.get(key, 1 if inputs == "tabular" else 2)
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +105,15 @@ def test_requests_follow_each_rules_resources(submits):
     threads = _rule_threads()
     for s in submits:
         sub, res, where = s["submit"], s["resources"], f"{s['rule']} {s['wildcards']}"
-        assert sub["request_cpus"] == str(threads[s["rule"]]) == str(s["threads"]), where
+        expected = _expected_threads(threads[s["rule"]], s["wildcards"])
+        assert sub["request_cpus"] == str(expected) == str(s["threads"]), where
         assert sub["request_memory"] == str(res["mem_mb"]), where  # MB, HTCondor's default unit
         assert sub["getenv"] == "True", where
         flavour = sub["MY.JobFlavour"].strip('"')
         fitting = [f for f, limit in FLAVOURS.items() if limit >= res["runtime"]]
         assert flavour == min(fitting, key=FLAVOURS.get), f"{where}: {flavour} for {res['runtime']} min"
+    train_threads = {int(s["threads"]) for s in submits if s["rule"] == "train"}
+    assert train_threads == {1, 2, 3}, "tabular (auto 1), point-cloud (auto 2) and explicit (3) models"
 
 
 def test_gpus_only_for_training_that_uses_them(submits):

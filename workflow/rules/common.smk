@@ -50,6 +50,11 @@ wildcard_constraints:
     split="|".join(SPLITS),
 
 
+def model_threads(wildcards):
+    """CPU threads of a model's training and prediction jobs (training.threads, auto: by input block)."""
+    return ANALYSIS.model(wildcards.task, wildcards.model).cpu_threads()
+
+
 def train_gpus(wildcards):
     """GPUs the training job asks for: training.gpus, 0 when the model is pinned to CPU."""
     training = ANALYSIS.model(wildcards.task, wildcards.model).training

@@ -41,7 +41,7 @@ rule train_fold:
         fold=r"\d+",
     conda:
         CONDA_ENV
-    threads: 2
+    threads: model_threads
     resources:
         **job_resources(mem_mb=16000, runtime=720, gpu=train_gpus),
     params:

@@ -15,7 +15,7 @@ rule search_worker:
         worker=r"\d+",
     conda:
         CONDA_ENV
-    threads: 2
+    threads: model_threads
     resources:
         **job_resources(mem_mb=16000, runtime=720, gpu=train_gpus),
     params:

@@ -14,7 +14,7 @@ rule train:
         f"{OUT}/benchmarks/train/{{task}}/{{model}}.tsv"
     conda:
         CONDA_ENV
-    threads: 2
+    threads: model_threads
     resources:
         # gpu: training.gpus (0 for device: cpu); --nproc runs one DDP process per GPU
         **job_resources(mem_mb=16000, runtime=720, gpu=train_gpus),
@@ -45,7 +45,7 @@ rule predict:
     priority: 50
     conda:
         CONDA_ENV
-    threads: 2
+    threads: model_threads
     resources:
         **job_resources(mem_mb=8000, runtime=60),
     params:

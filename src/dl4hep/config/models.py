@@ -9,7 +9,7 @@ names that only a registry knows are checked by :mod:`dl4hep.validate`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -214,6 +214,13 @@ class TrainingConfig(_Strict):
         description="GPUs a training job asks the scheduler for; above 1 the workflow runs one DDP process per GPU "
         "(torchrun, batch_size per process). Ignored with device: cpu (no GPU asked for, one process).",
     )
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto",
+        description="CPU threads of the model's training and prediction jobs (Snakemake's threads, torch's "
+        "intra-op threads). auto: 1 for models reading the tabular block (a small dense network gains nothing "
+        "from a second thread and loses 3-7x to OpenMP waiting when the cores are shared; two such jobs run side "
+        "by side instead), 2 for point-cloud models. Not part of the model's digest: changing it re-runs nothing.",
+    )
     max_train_samples: int | None = Field(
         None, ge=1, description="Cap on training rows (quick tests)."
     )
@@ -339,6 +346,12 @@ class ModelConfig(_Strict):
     search: SearchConfig | None = Field(
         None, description="Hyperparameter search for this model (docs/search.md)."
     )
+
+    def cpu_threads(self) -> int:
+        """``training.threads`` resolved: ``auto`` is 1 for tabular models, 2 for point-cloud models."""
+        if self.training.threads != "auto":
+            return self.training.threads
+        return 1 if self.inputs == "tabular" else 2
 
 
 class DatasetConfig(_Strict):
