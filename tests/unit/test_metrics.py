@@ -11,6 +11,7 @@ from dl4hep.evaluation.metrics import (
     auc_interval,
     binary_discriminant,
     binomial_error,
+    bootstrap_intervals,
     confusion_matrix,
     effective_entries,
     efficiency_interval,
@@ -139,6 +140,40 @@ def test_auc_bootstrap_interval_matches_the_analytic_spread():
     assert lo < auc < hi
     assert (hi - lo) / 2 == pytest.approx(se, rel=0.25)
     assert auc_interval(y, d, n_boot=0) is None
+
+
+def test_rejection_bootstrap_interval_carries_the_cut_fluctuation():
+    """Gaussian scores (signal N(1,1), background N(0,1)) at ε_S = 50 %: the cut is c = 1, ε_B = 1 − Φ(1).
+
+    The asymptotic variance of ε_B at a fixed ε_S (Hsieh & Turnbull 1996) adds to the binomial term
+    of ε_B the cut's fluctuation from the signal quantile, scaled by the ROC slope f_B(c)/f_S(c):
+    Var = ε_B(1 − ε_B)/N_B + (φ(c)/φ(c − 1))² ε_S(1 − ε_S)/N_S; σ_R = σ_εB/ε_B². The bootstrap
+    interval of 1/ε_B must match it, and be wider than the Clopper–Pearson one (binomial term only).
+    """
+    rng = np.random.default_rng(5)
+    n = 5000
+    y = np.arange(2 * n) < n
+    d = rng.normal(y.astype(float), 1.0)
+    eps_b = norm.sf(1.0)
+    slope = norm.pdf(1.0) / norm.pdf(0.0)
+    sigma_eps = np.sqrt(eps_b * (1 - eps_b) / n + slope**2 * 0.25 / n)
+    sigma_r = sigma_eps / eps_b**2
+    auc_ci, rej_ci = bootstrap_intervals(y, d, effs=[0.5], n_boot=300, seed=1)
+    assert auc_ci == auc_interval(y, d, n_boot=300, seed=1)  # the same replicas
+    r = rejection_at(roc(y, d), 0.5)
+    assert rej_ci[0] < r["rejection"] < rej_ci[1]
+    assert (rej_ci[1] - rej_ci[0]) / 2 == pytest.approx(sigma_r, rel=0.2)
+    cp_lo, cp_hi = r["rejection_interval"]
+    assert rej_ci[1] - rej_ci[0] > 1.15 * (cp_hi - cp_lo)
+
+
+def test_rejection_bootstrap_interval_is_open_when_no_background_passes():
+    y = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+    d = np.r_[np.linspace(0.6, 1.0, 50), np.linspace(0.0, 0.4, 50)]  # fully separated
+    auc_ci, rej_ci = bootstrap_intervals(y, d, effs=[0.5], n_boot=50, seed=0)
+    assert auc_ci == (1.0, 1.0)
+    assert rej_ci is None  # 1/ε_B is infinite on every replica
+    assert bootstrap_intervals(y, d, effs=[0.5], n_boot=0) is None
 
 
 def test_weighted_confusion_matrix_hand_computed():

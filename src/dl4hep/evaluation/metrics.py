@@ -24,6 +24,7 @@ Kolmogorov–Smirnov test (:func:`weighted_ks`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,9 +38,11 @@ COVERAGE = 0.682689492137086
 __all__ = [
     "COVERAGE",
     "Roc",
+    "auc_and_rejections",
     "auc_interval",
     "binomial_error",
     "binary_discriminant",
+    "bootstrap_intervals",
     "confusion_matrix",
     "effective_entries",
     "eff_bkg_at",
@@ -115,12 +118,27 @@ def rejection_interval(eff_bkg: float, n_bkg_eff: float) -> tuple[float | None, 
     return 1.0 / hi_e, (1.0 / lo_e if lo_e > 0 else None)
 
 
-def auc_interval(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray | None = None,
-                 n_boot: int = 200, seed: int = 0) -> tuple[float, float] | None:
-    """68 % bootstrap interval of the weighted AUC (rows resampled with replacement, weights kept).
+def auc_and_rejections(
+    is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray, effs: Sequence[float]
+) -> np.ndarray:
+    """``[AUC, 1/ε_B(eff_0), 1/ε_B(eff_1), ...]`` of one discriminant (inf where ε_B is 0)."""
+    curve = roc(is_signal, discriminant, weights)
+    eps_b = eff_bkg_at(curve, np.asarray(effs, dtype=np.float64))
+    with np.errstate(divide="ignore"):
+        rejection = np.where(eps_b > 0, 1.0 / np.where(eps_b > 0, eps_b, 1.0), np.inf)
+    return np.concatenate([[curve.auc], rejection])
 
-    The 15.87 and 84.13 percentiles of ``n_boot`` replicas; None when ``n_boot`` is 0 or a
-    replica cannot hold both classes (tiny samples).
+
+def bootstrap_intervals(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray | None = None,
+                        effs: Sequence[float] = (), n_boot: int = 200,
+                        seed: int = 0) -> list[tuple[float, float | None] | None] | None:
+    """68 % bootstrap intervals of ``[AUC, 1/ε_B(eff_0), ...]`` (rows resampled with replacement, weights kept).
+
+    The 15.87 and 84.13 percentiles of ``n_boot`` replicas (Efron & Tibshirani 1993, ch. 13). Unlike
+    a Clopper–Pearson interval on ε_B, the rejection's interval also carries the fluctuation of the cut
+    that gives ε_S. None when ``n_boot`` is 0 or too few replicas hold both classes (tiny samples); a
+    rejection's upper bound is None (unbounded) when that percentile falls on replicas where no
+    background passes, its interval None when most of them do.
     """
     y = np.asarray(is_signal, dtype=bool)
     d = np.asarray(discriminant, dtype=np.float64)
@@ -133,11 +151,25 @@ def auc_interval(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.nd
         i = rng.integers(0, len(y), len(y))
         if y[i].all() or not y[i].any():
             continue
-        reps.append(weighted_auc(y[i], d[i], w[i]))
+        reps.append(auc_and_rejections(y[i], d[i], w[i], effs))
     if len(reps) < n_boot // 2:
         return None
-    lo, hi = np.percentile(reps, [50 * (1 - COVERAGE), 50 * (1 + COVERAGE)])
-    return float(lo), float(hi)
+    q = [50 * (1 - COVERAGE), 50 * (1 + COVERAGE)]
+    out: list[tuple[float, float | None] | None] = []
+    for column in np.asarray(reps).T:
+        if np.mean(np.isinf(column)) > 0.5:
+            out.append(None)
+            continue
+        lo, hi = np.percentile(column, q)
+        out.append((float(lo), float(hi) if np.isfinite(hi) else None))
+    return out
+
+
+def auc_interval(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray | None = None,
+                 n_boot: int = 200, seed: int = 0) -> tuple[float, float] | None:
+    """68 % bootstrap interval of the weighted AUC (:func:`bootstrap_intervals` without rejections)."""
+    intervals = bootstrap_intervals(is_signal, discriminant, weights, (), n_boot, seed)
+    return None if intervals is None else intervals[0]  # type: ignore[return-value]
 
 
 def weighted_ks(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) -> tuple[float, float | None]:

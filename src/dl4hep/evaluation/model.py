@@ -32,7 +32,7 @@ from dl4hep.evaluation.curves import (
 from dl4hep.evaluation.flat_phase_space import flat_phase_space
 from dl4hep.evaluation.inputs import load_predictions, read_history
 from dl4hep.evaluation.kfold import fold_headlines
-from dl4hep.evaluation.metrics import auc_interval, confusion_matrix, rejection_at, roc
+from dl4hep.evaluation.metrics import bootstrap_intervals, confusion_matrix, rejection_at, roc
 from dl4hep.evaluation.plots import (
     PlotWriter,
     ScoreGroup,
@@ -172,11 +172,15 @@ def _signal_metrics(
     entries: dict[str, Any] = {}
     scans: dict[str, SignificanceScan] = {}
     for cname, c in curves.items():
-        rej = {f"{e:g}": rejection_at(c.roc, e) for e in ecfg.signal_efficiencies}
-        auc_ci = auc_interval(c.is_signal, c.discriminant, c.weight, ecfg.bootstrap, seed)
+        effs = ecfg.signal_efficiencies
+        boot = bootstrap_intervals(c.is_signal, c.discriminant, c.weight, effs, ecfg.bootstrap, seed)
+        rej = {f"{e:g}": rejection_at(c.roc, e) for e in effs}
+        for k, e in enumerate(effs):  # the same replicas as the AUC's interval
+            interval = None if boot is None else boot[1 + k]
+            rej[f"{e:g}"]["rejection_bootstrap_interval"] = None if interval is None else list(interval)
         entry: dict[str, Any] = {
             "auc": c.roc.auc,
-            "auc_interval": None if auc_ci is None else list(auc_ci),
+            "auc_interval": None if boot is None or boot[0] is None else list(boot[0]),
             "n_sig_eff": c.roc.n_sig_eff,
             "n_bkg_eff": c.roc.n_bkg_eff,
             "rejection": rej,

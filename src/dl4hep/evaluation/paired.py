@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dl4hep.evaluation.metrics import eff_bkg_at, roc
+from dl4hep.evaluation.metrics import auc_and_rejections as figures
 
-__all__ = ["PAIRED_COVERAGE", "PairedDelta", "figures", "paired_bootstrap"]
+__all__ = ["PAIRED_COVERAGE", "PairedDelta", "paired_bootstrap"]
 
 #: Central coverage of the paired intervals (two-sided 95 %).
 PAIRED_COVERAGE = 0.95
@@ -40,17 +40,6 @@ class PairedDelta:
     def significant(self) -> bool:
         """True when the interval excludes 0."""
         return self.lo is not None and self.hi is not None and (self.lo > 0 or self.hi < 0)
-
-
-def figures(
-    is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray, effs: Sequence[float]
-) -> np.ndarray:
-    """``[AUC, 1/ε_B(eff_0), 1/ε_B(eff_1), ...]`` of one discriminant (inf where ε_B is 0)."""
-    curve = roc(is_signal, discriminant, weights)
-    eps_b = eff_bkg_at(curve, np.asarray(effs, dtype=np.float64))
-    with np.errstate(divide="ignore"):
-        rejection = np.where(eps_b > 0, 1.0 / np.where(eps_b > 0, eps_b, 1.0), np.inf)
-    return np.concatenate([[curve.auc], rejection])
 
 
 def _replicas(

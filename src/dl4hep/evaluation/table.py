@@ -42,7 +42,8 @@ def _primary_columns(m: dict[str, Any], effs: list[str]) -> dict[str, Any]:
     prim = m["signal_vs_background"].get(m["primary"] or "", {})
     for e in effs:
         r = prim.get("rejection", {}).get(e, {})
-        lo, hi = r.get("rejection_interval") or (None, None)
+        # the bootstrap interval where evaluation.bootstrap > 0, else Clopper–Pearson on ε_B
+        lo, hi = r.get("rejection_bootstrap_interval") or r.get("rejection_interval") or (None, None)
         row[f"rejection_{e}"] = r.get("rejection")
         row[f"rejection_{e}_lo"], row[f"rejection_{e}_hi"] = lo, hi
     row["auc_lo"], row["auc_hi"] = prim.get("auc_interval") or (None, None)
@@ -128,7 +129,7 @@ def _auc_cell(r: pd.Series) -> str:
 
 
 def _rejection_cell(v: Any, lo: Any, hi: Any) -> str:
-    """``64 +25 −15`` (Clopper–Pearson 68 %); ``> 120`` when no background passes."""
+    """``64 +25 −15`` (68 % interval); ``> 120`` when no background passes."""
     if _missing(v):
         return "–" if _missing(lo) else f"> {lo:.3g}"
     up = "∞" if _missing(hi) else f"{hi - v:.2g}"
@@ -166,8 +167,9 @@ def _intro(tcfg: TaskConfig, task: str, config: AnalysisConfig) -> list[str]:
         "",
         f"Signal {sig} vs background {tcfg.background_class}; test split, "
         f"{config.luminosity:g} fb⁻¹ at √s = {config.com_energy:g} TeV. "
-        "AUC: 68 % bootstrap interval in brackets. Rejection: 68 % Clopper–Pearson interval on ε_B "
-        "with N_eff = (Σw)²/Σw² effective entries. " + z,
+        "AUC: 68 % bootstrap interval in brackets. Rejection: 68 % bootstrap interval from the same "
+        "replicas (with `evaluation.bootstrap: 0`, Clopper–Pearson on ε_B with N_eff = (Σw)²/Σw² "
+        "effective entries). " + z,
         "",
     ]
 
