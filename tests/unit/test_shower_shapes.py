@@ -241,3 +241,89 @@ def test_random_clusters_against_loop_reference(has_zero):
                 assert o.points_mask[row].sum() == n and not o.points[row, n:].any()
             row += 1
     assert row == len(o)
+
+
+def test_kernel_rows_and_constants_follow_the_feature_set():
+    from dl4hep.features import shower_kernel as sk
+
+    assert list(sk.TAB) == ss.TABULAR
+    assert (sk.CRYSTAL, sk.CRYSTAL_PHI, sk.SIGMA_CRYSTAL) == (ss.CRYSTAL, ss.CRYSTAL_PHI, ss.SIGMA_CRYSTAL)
+
+
+def test_group_order_equals_the_packed_key_argsort():
+    """The compiled grouping (counting sort + insertion sort) orders the clustered hits exactly as
+    the stable argsort of the packed (cluster, -energy) key: ties in file order, -0.0 == 0.0,
+    NaN last; hits linked to no cluster (negative or past the event's clusters) are dropped."""
+    from dl4hep.features import shower_kernel as sk
+    from dl4hep.features.segments import argsort_desc_within, starts
+
+    rng = np.random.default_rng(5)
+    n_cl = rng.integers(0, 5, 300)
+    n_hits = rng.integers(0, 40, 300)
+    event = np.repeat(np.arange(300), n_hits)
+    cidx = rng.integers(-2, 6, len(event)).astype(np.int32)
+    values = np.array([1.0, 2.0, 0.0, -0.0, -1.0, np.nan, np.inf, -np.inf, 0.5], np.float32)
+    energy = np.where(rng.random(len(event)) < 0.5, rng.choice(values, len(event)), rng.exponential(1, len(event)))
+    energy = energy.astype(np.float32)
+    order, counts = sk.group_order(cidx, n_hits, n_cl, energy)
+    keep = np.flatnonzero((cidx >= 0) & (cidx < n_cl[event]))
+    gid = starts(n_cl)[event[keep]] + cidx[keep]
+    np.testing.assert_array_equal(order, keep[argsort_desc_within(gid, energy[keep])])
+    np.testing.assert_array_equal(counts, np.bincount(gid, minlength=n_cl.sum()))
+
+
+@pytest.mark.parametrize("k", [*range(1, 20), 127, 128, 129, 130, 137, 300, 1025, 4096])
+def test_segment_sums_are_reduceat_bit_for_bit(k):
+    """The kernel's segment sum is np.add.reduceat's: first value + numpy's pairwise sum of the rest."""
+    from dl4hep.features.shower_kernel import _segment_sum
+
+    a = np.random.default_rng(k).standard_normal(k) * 10.0 ** np.random.default_rng(k + 1).uniform(-4, 4, k)
+    assert _segment_sum(a, k) == np.add.reduceat(a, [0])[0]
+
+
+def test_empty_cluster_nan_time_and_large_cluster():
+    """A cluster without hits, a hit without time, and a 300-hit cluster (pairwise sums past 128,
+    truncation to max_hits) against the loop reference."""
+    rng = np.random.default_rng(3)
+    big = [_hit(int(rng.integers(-4, 5)), int(rng.integers(0, 6)), float(rng.exponential(1.0)), float(rng.normal()), c=2)
+           for _ in range(300)]
+    hits = [_hit(10, 10, 5.0, float("nan"), c=1), _hit(11, 10, 1.0, 2.0, c=1), *big]
+    cl = [{"energy": e, "eta": 0.0, "phi": 0.0} for e in (3.0, 6.0, 400.0)]
+    o = ss.compute(_chunk(hits, cl), ss.Options(max_hits=16), None)
+    t = {k: v[0] for k, v in o.tabular.items()}  # the cluster without hits
+    assert np.isnan(t["E_max"]) and t["E_2nd"] == 0 and t["E_5x5"] == 0 and t["R9"] == 0 and t["n_crystals"] == 0
+    nan = ["E1x5_over_E5x5", "E2x5max_over_E5x5", "sigma_ietaieta", "sigma_iphiiphi", "sigma_ietaiphi",
+           "eta_width", "phi_width", "time_mean", "time_spread"]
+    assert all(np.isnan(t[k]) for k in nan)
+    assert not o.points_mask[0].any() and not o.points[0].any() and not o.points_p4[0].any()
+    assert np.isnan(o.tabular["time_mean"][1]) and o.tabular["E_5x5"][1] == 6.0
+    assert o.points[1, 0, 3] == 0 and o.points[1, 1, 3] == 2  # missing time -> 0 in the points
+    h = {k: np.array([x[k] for x in big], float) for k in ("ieta", "iphi", "energy", "time")}
+    h["energy"] = h["energy"].astype(np.float32).astype(np.float64)
+    h["time"] = h["time"].astype(np.float32).astype(np.float64)
+    h["ieta"], h["iphi"] = h["ieta"].astype(np.int64), h["iphi"].astype(np.int64)
+    tab, points, p4 = _reference_cluster(h, np.float32(400.0), ss.Options(max_hits=16))
+    for name, value in tab.items():
+        np.testing.assert_allclose(o.tabular[name][2], value, rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(o.points[2], points, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(o.points_p4[2], p4, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("has_zero", [True, False])
+@pytest.mark.parametrize("n", [5, 2000])
+def test_crystal_trigonometry_tables(has_zero, n):
+    """Per-index tables (narrow index ranges) and per-hit values (wide ones) hold numpy's
+    cosh, sinh, cos, sin of the crystal centres, indexed as the kernel indexes them."""
+    rng = np.random.default_rng(n)
+    ieta = rng.integers(-85, 86, n).astype(np.int32)
+    ieta = ieta if has_zero else np.where(ieta == 0, 1, ieta).astype(np.int32)
+    iphi = rng.integers(0, 360, n).astype(np.int32)
+    trig = ss._trig(ieta, iphi, has_zero)
+    assert trig.per_hit == (n == 5)
+    c = ieta.astype(np.int64) - (0 if has_zero else (ieta > 0))
+    ke = np.arange(n) if trig.per_hit else c - trig.eta_lo
+    kp = np.arange(n) if trig.per_hit else iphi - trig.phi_lo
+    eta, phi = A * (c + 0.5), np.mod(A_PHI * (iphi + 0.5) + np.pi, 2 * np.pi) - np.pi
+    np.testing.assert_array_equal(trig.eta[0, ke], np.cosh(ss._crystal_eta(c)))
+    np.testing.assert_allclose(trig.eta[:, ke], [np.cosh(eta), np.sinh(eta)], rtol=1e-12)
+    np.testing.assert_allclose(trig.phi[:, kp], [np.cos(phi), np.sin(phi)], rtol=1e-12, atol=1e-15)

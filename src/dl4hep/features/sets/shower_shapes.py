@@ -2,11 +2,12 @@ r"""ECAL shower shapes of clusters, computed from their crystal hits (columnar).
 
 Rows: every cluster of the chunk, event-major. Hits are linked to clusters by
 ``hits.cluster_idx`` (``CaloHit_clusterIdx``, index into the event's clusters;
-negative: unclustered). Hits are grouped per cluster, by decreasing energy, with one
-stable argsort of a packed (cluster, energy) key (:mod:`dl4hep.features.segments`);
-the window energies and the log-weighted moments come from a 5×5 crystal grid per
-cluster (one ``np.bincount``), the other sums are segment sums over the flat hits
-(``np.add.reduceat``), with no Python loop over clusters.
+negative: unclustered). Hits are grouped per cluster, by decreasing energy (ties in file
+order), and every variable and the padded hit cloud come from one compiled pass over the
+grouped hits (:mod:`dl4hep.features.shower_kernel`, numba): the window energies and the
+log-weighted moments from 5×5 crystal grids per cluster, the other sums over all the
+cluster's hits, with no Python loop and no per-hit temporaries. Its arithmetic repeats the
+former numpy expressions operation by operation, so the outputs are the same bit for bit.
 
 Crystal offsets to the seed (the most energetic crystal of the cluster), in
 crystal units: :math:`\Delta i\eta = c(i\eta) - c(i\eta_{seed})` and
@@ -57,8 +58,6 @@ the target of the ECAL energy regression (``configs/tasks/egamma_energy.yaml``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import awkward as ak
@@ -67,15 +66,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dl4hep.features.base import FeatureOutput, delta_phi, to_numpy
 from dl4hep.features.protocol import Example
-from dl4hep.features.segments import (
-    argsort_desc_within,
-    by_integer,
-    scatter_columns,
-    scatter_padded,
-    segment_sum,
-    slots,
-    starts,
-)
 
 NAME = "shower_shapes"
 BLOCKS = {"tabular", "points"}
@@ -135,165 +125,33 @@ def _crystal_phi(iphi: np.ndarray) -> np.ndarray:
     return delta_phi(CRYSTAL_PHI * (iphi + 0.5))
 
 
-@dataclass
-class GroupedHits:
-    """Hits of all clusters of a chunk as flat arrays, cluster-major and by decreasing energy
-    within a cluster (ties in file order), so a cluster's seed is its first hit.
+def _column(x: ak.Array) -> np.ndarray:
+    """A flat hit field as numpy, 32/64-bit kept as stored (one compiled variant each), else widened."""
+    a = ak.to_numpy(x)
+    if a.dtype in (np.int32, np.int64, np.float32, np.float64):
+        return a
+    return a.astype(np.float64 if a.dtype.kind == "f" else np.int64)
 
-    ``counts[c]`` hits belong to cluster ``c``; ``segment`` is each hit's cluster and
-    ``event_index`` each cluster's entry in the chunk.
+
+def _trig(ieta: np.ndarray, iphi: np.ndarray, has_zero: bool) -> Any:
+    """(cosh, sinh) of the crystal-centre η and (cos, sin) of the φ of the chunk's crystal indices.
+
+    Tables over the index ranges (numpy, once per index value), or per hit where a range is
+    wider than the hit count, like :func:`dl4hep.features.segments.by_integer`.
     """
+    from dl4hep.features.shower_kernel import Trig
 
-    ieta: np.ndarray
-    iphi: np.ndarray
-    energy: np.ndarray
-    time: np.ndarray
-    counts: np.ndarray
-    event_index: np.ndarray
-
-    @cached_property
-    def segment(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self.counts)), self.counts)
-
-    @cached_property
-    def start(self) -> np.ndarray:
-        return starts(self.counts)
-
-
-def group_hits(chunk: ak.Array) -> GroupedHits:
-    """Group the chunk's clustered hits per cluster, by decreasing energy within a cluster."""
-    clusters, hits = chunk["clusters"], chunk["hits"]
-    n_cl = ak.to_numpy(ak.num(clusters, axis=1)).astype(np.int64)
-    event_index = np.repeat(np.arange(len(n_cl)), n_cl)
-    n_hits = ak.to_numpy(ak.num(hits, axis=1)).astype(np.int64)
-    hit_event = np.repeat(np.arange(len(n_hits)), n_hits)
-    flat = ak.flatten(hits)
-    cidx = ak.to_numpy(flat["cluster_idx"]).astype(np.int64)
-    keep = np.flatnonzero((cidx >= 0) & (cidx < n_cl[hit_event]))
-    gid = (starts(n_cl)[hit_event] + cidx)[keep]
-    energy = ak.to_numpy(flat["energy"])[keep]
-    order = keep[argsort_desc_within(gid, energy)]
-    f = {k: ak.to_numpy(flat[k])[order] for k in ("ieta", "iphi", "energy", "time")}
-    return GroupedHits(
-        ieta=f["ieta"].astype(np.int64), iphi=f["iphi"].astype(np.int64), energy=f["energy"].astype(np.float64),
-        time=f["time"].astype(np.float64), counts=np.bincount(gid, minlength=int(n_cl.sum())),
-        event_index=event_index,
-    )
-
-
-def _seed_offsets(g: GroupedHits, options: Options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Continuous ieta and (Delta ieta, Delta iphi) of every hit to its cluster's seed crystal."""
-    seg, has = g.segment, g.counts > 0
-    ceta = _continuous_ieta(g.ieta, options.ieta_has_zero)
-    seed = g.start[has]  # first occurrence of the maximum energy
-    seed_ceta = np.zeros(len(g.counts), np.int64)
-    seed_iphi = np.zeros(len(g.counts), np.int64)
-    seed_ceta[has], seed_iphi[has] = ceta[seed], g.iphi[seed]
-    deta = ceta - seed_ceta[seg]
-    dphi = ((g.iphi - seed_iphi[seg] + N_IPHI // 2) % N_IPHI) - N_IPHI // 2
-    return ceta, deta, dphi
-
-
-def _grid_5x5(weights: np.ndarray, cell: np.ndarray, n: int) -> np.ndarray:
-    """``(5, 5, n)`` sums of ``weights`` per crystal and cluster, ``[2 + Δiη, 2 + Δiφ, c]``.
-
-    Cluster-last, so window sums reduce over the leading axes (contiguous rows of n).
-    """
-    return np.bincount(cell, weights=weights, minlength=25 * n).reshape(5, 5, n)
-
-
-def _windows(E: np.ndarray) -> dict[str, np.ndarray]:
-    """Window energies of a ``(5, 5, n)`` energy grid centred on the seed."""
-    def box(deta: slice, dphi: slice) -> np.ndarray:
-        return E[deta, dphi].sum(axis=(0, 1))
-
-    lo, hi, all5 = slice(1, 3), slice(2, 4), slice(0, 5)  # Δ ∈ {-1, 0}, {0, 1}, [-2, 2]
-    return {
-        "E_2x2": np.max([box(a, b) for a in (lo, hi) for b in (lo, hi)], axis=0),
-        "E_3x3": box(slice(1, 4), slice(1, 4)), "E_5x5": box(all5, all5),
-        "E_1x5": box(slice(2, 3), all5), "E_2x5": np.maximum(box(hi, all5), box(lo, all5)),
-    }
-
-
-def _grid_moments(W: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Second moments of Δiη, Δiφ over ``(5, 5, n)`` grids of log weights ``W`` and energies ``E``.
-
-    CMSSW ``localCovariances``: Σ w (x − x̄)(y − ȳ) / Σ w about the energy-weighted mean
-    x̄ = Σ E x / Σ E (``mean5x5PositionInLocalCrysCoord``). Crystals of a cell share (Δiη, Δiφ),
-    so the sums over crystals are sums over cells.
-    """
-    off = np.arange(-2.0, 3.0)[:, None]
-    sw, se = W.sum(axis=(0, 1)), E.sum(axis=(0, 1))
-    w_eta, w_phi = W.sum(axis=1), W.sum(axis=0)  # (5, n) marginals
-    d_eta = off - (off * E.sum(axis=1)).sum(axis=0) / se
-    d_phi = off - (off * E.sum(axis=0)).sum(axis=0) / se
-    var_eta = (w_eta * d_eta**2).sum(axis=0) / sw
-    var_phi = (w_phi * d_phi**2).sum(axis=0) / sw
-    cov = np.einsum("ijc,ic,jc->c", W, d_eta, d_phi) / sw
-    return var_eta, var_phi, cov
-
-
-def _tabular(g: GroupedHits, e_cluster: np.ndarray, deta: np.ndarray, dphi: np.ndarray,
-             options: Options) -> dict[str, np.ndarray]:
-    """The shower-shape variables of the module docstring, one value per cluster."""
-    n, seg, e, t = len(g.counts), g.segment, g.energy, g.time
-
-    def ssum(x: np.ndarray) -> np.ndarray:
-        return segment_sum(x, g.counts)
-
-    first, second = g.counts > 0, g.counts > 1
-    e_max, e_2nd = np.full(n, np.nan), np.zeros(n)
-    e_max[first] = e[g.start[first]]
-    e_2nd[second] = e[g.start[second] + 1]
-    in5 = np.flatnonzero((np.abs(deta) <= 2) & (np.abs(dphi) <= 2))
-    cell = ((deta[in5] + 2) * 5 + dphi[in5] + 2) * n + seg[in5]
-    e5 = e[in5]
-    grid = _grid_5x5(e5, cell, n)
-    win = _windows(grid)
-    e_5x5 = win["E_5x5"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(e5 > 0, e5 / e_5x5[seg[in5]], 1.0)
-        w = np.where(e5 > 0, np.maximum(0.0, options.log_weight_w0 + np.log(ratio)), 0.0)
-        # the energy grid of the mean position skips E < 0; with none it is the grid already built
-        # (same weights, same order: equal bit for bit) and a third bincount is saved
-        e_pos = grid if e5.min(initial=0.0) >= 0.0 else _grid_5x5(np.maximum(e5, 0.0), cell, n)
-        var_eta, var_phi, cov = _grid_moments(_grid_5x5(w, cell, n), e_pos)
-        se = ssum(e)
-        edeta, edphi = deta - (ssum(e * deta) / se)[seg], dphi - (ssum(e * dphi) / se)[seg]
-        tmean = ssum(e * t) / se
-        return {
-            "E_max": e_max, "E_2nd": e_2nd, "E_2x2": win["E_2x2"], "E_3x3": win["E_3x3"], "E_5x5": e_5x5,
-            "R9": win["E_3x3"] / e_cluster, "E1x5_over_E5x5": win["E_1x5"] / e_5x5,
-            "E2x5max_over_E5x5": win["E_2x5"] / e_5x5,
-            "sigma_ietaieta": SIGMA_CRYSTAL * np.sqrt(var_eta), "sigma_iphiiphi": SIGMA_CRYSTAL * np.sqrt(var_phi),
-            "sigma_ietaiphi": SIGMA_CRYSTAL**2 * cov,
-            "eta_width": CRYSTAL * np.sqrt(ssum(e * edeta**2) / se),
-            "phi_width": CRYSTAL_PHI * np.sqrt(ssum(e * edphi**2) / se),
-            "n_crystals": np.bincount(seg[in5], weights=(w > 0).astype(np.float64), minlength=n),
-            "time_mean": tmean, "time_spread": np.sqrt(ssum(e * (t - tmean[seg]) ** 2) / se),
-        }
-
-
-def _points(g: GroupedHits, e_cluster: np.ndarray, ceta: np.ndarray, deta: np.ndarray, dphi: np.ndarray,
-            length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hit cloud by decreasing energy: points, mask and massless crystal four-vectors."""
-    n, slot = len(g.counts), slots(g.counts)  # hits are by decreasing energy: slot = rank
-    keep = slot < length
-    h = slice(None) if keep.all() else np.flatnonzero(keep)
-    rows, slot, e = g.segment[h], slot[h], g.energy[h]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_e, fraction = np.log(np.where(e > 0, e, np.nan)), e / e_cluster[rows]
-    # float32 first, then NaN (non-positive energy, missing time) -> 0 and ±inf -> ±float32 max
-    finite = [np.nan_to_num(x.astype(np.float32), nan=0.0, neginf=0.0) for x in (log_e, g.time[h], fraction)]
-    points = scatter_columns([deta[h], dphi[h], *finite], rows, slot, n, length)
-    pt = e / by_integer(lambda k: np.cosh(_crystal_eta(k)), ceta[h])
-    p4 = [
-        pt * by_integer(lambda k: np.cos(_crystal_phi(k)), g.iphi[h]),
-        pt * by_integer(lambda k: np.sin(_crystal_phi(k)), g.iphi[h]),
-        pt * by_integer(lambda k: np.sinh(_crystal_eta(k)), ceta[h]), e,
-    ]
-    mask = scatter_padded(np.ones(len(rows), bool), rows, slot, n, length, bool)
-    return points, mask, scatter_columns(p4, rows, slot, n, length)
+    lo_e, hi_e = (int(ieta.min()), int(ieta.max())) if len(ieta) else (0, -1)
+    lo_p, hi_p = (int(iphi.min()), int(iphi.max())) if len(iphi) else (0, -1)
+    per_hit = max(hi_e - lo_e, hi_p - lo_p) + 1 > len(ieta)
+    if per_hit:
+        ceta, ip, lo_c = _continuous_ieta(ieta.astype(np.int64), has_zero), iphi.astype(np.int64), 0
+    else:
+        c = _continuous_ieta(np.array([lo_e, hi_e], np.int64), has_zero)
+        ceta, ip, lo_c = np.arange(c[0], c[1] + 1), np.arange(lo_p, hi_p + 1), int(c[0])
+    eta, phi = _crystal_eta(ceta), _crystal_phi(ip)
+    return Trig(np.stack([np.cosh(eta), np.sinh(eta)]), np.stack([np.cos(phi), np.sin(phi)]), lo_c,
+                0 if per_hit else lo_p, per_hit)
 
 
 def _true_energy(clusters: ak.Array) -> np.ndarray:
@@ -306,24 +164,34 @@ def _true_energy(clusters: ak.Array) -> np.ndarray:
 
 def compute(chunk: ak.Array, options: Options, schema: Any) -> FeatureOutput:
     """One row per cluster: 5x5 shower shapes and its hits scattered into ``max_hits`` padded slots."""
-    g = group_hits(chunk)
-    clusters = ak.flatten(chunk["clusters"])
+    from dl4hep.features import shower_kernel as sk  # numba: imported when first needed
+
+    hits, clusters = chunk["hits"], ak.flatten(chunk["clusters"])
+    n_cl = ak.to_numpy(ak.num(chunk["clusters"], axis=1)).astype(np.int64)
+    flat = ak.flatten(hits)
+    h = {k: _column(flat[k]) for k in ("ieta", "iphi", "energy", "time", "cluster_idx")}
+    n_hits = ak.to_numpy(ak.num(hits, axis=1)).astype(np.int64)
+    order, counts = sk.group_order(h["cluster_idx"], n_hits, n_cl, h["energy"])
     e_cluster = to_numpy(clusters["energy"], np.float64)
-    ceta, deta, dphi = _seed_offsets(g, options)
-    tab = _tabular(g, e_cluster, deta, dphi, options)
-    points, mask, points_p4 = _points(g, e_cluster, ceta, deta, dphi, options.max_hits)
+    trig = _trig(h["ieta"], h["iphi"], options.ieta_has_zero)
+    n, length = len(counts), options.max_hits
+    tab, points, mask = np.empty((len(sk.TAB), n)), np.zeros((n, length, 5), np.float32), np.zeros((n, length), bool)
+    points_p4 = np.zeros((n, length, 4), np.float32)
+    hit_cols = sk.Hits(h["ieta"], h["iphi"], h["energy"], h["time"])
+    w0, has_zero = float(options.log_weight_w0), options.ieta_has_zero
+    sk.cluster_pass(order, counts, hit_cols, e_cluster, has_zero, w0, trig, tab, points, mask, points_p4)
     eta = to_numpy(clusters["eta"], np.float64)
     obs = {
         "energy": e_cluster, "eta": eta, "phi": to_numpy(clusters["phi"], np.float64),
-        "pt": e_cluster / np.cosh(eta), "n_hits": g.counts.astype(np.float64),
+        "pt": e_cluster / np.cosh(eta), "n_hits": counts.astype(np.float64),
         "true_energy": _true_energy(clusters),
     }
     truth = None
     if "truth_match" in ak.fields(clusters):
         truth = to_numpy(clusters["truth_match"], bool)
     return FeatureOutput(
-        event_index=g.event_index,
-        tabular={k: np.asarray(v, dtype=np.float32) for k, v in tab.items()},
+        event_index=np.repeat(np.arange(len(n_cl)), n_cl),
+        tabular={k: tab[i].astype(np.float32) for i, k in enumerate(sk.TAB)},
         observers={k: np.asarray(v, dtype=np.float32) for k, v in obs.items()},
         points=points, points_mask=mask, points_p4=points_p4, truth_match=truth,
     )
