@@ -19,6 +19,7 @@ import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dl4hep.config import AnalysisConfig, config_digest
 from dl4hep.io.locations import expand_entries, is_remote
@@ -315,7 +316,7 @@ class Plan:
         # search: only the search jobs depend on it; K (of the model or the task) changes the training
         # data. Both enter only when set, so the digest of a plain model is what it was before them.
         # training.threads changes where the job runs, not what it computes
-        exclude = {"search": True, "kfold": True, "training": {"threads"}}
+        exclude: dict[str, Any] = {"search": True, "kfold": True, "training": {"threads"}}
         key = {"model": self.cfg.model(task, model).model_dump(exclude=exclude), "seed": self.cfg.seed}
         if self.folds(task, model) > 1:
             key["kfold"] = self.folds(task, model)

@@ -22,6 +22,7 @@ class MiniRun(NamedTuple):
     cfgfile: Path  # mini.yaml with that output
     cfg: AnalysisConfig
     seconds: float  # wall time of `snakemake --cores 2`
+    log: str  # Snakemake's own output (jobs in the order they started)
 
 
 def run_snakemake(cwd: Path, *args: str, timeout: int = 1500, env: dict[str, str] | None = None):
@@ -53,7 +54,7 @@ def mini_local_run(tmp_path_factory) -> MiniRun:
     if res.returncode != 0:
         pytest.fail("mini workflow failed:\n" + (res.stdout + res.stderr)[-8000:])
     cfg = load_analysis(cfgfile)
-    return MiniRun(Path(cfg.output), cfgfile, cfg, seconds)
+    return MiniRun(Path(cfg.output), cfgfile, cfg, seconds, res.stdout + res.stderr)
 
 
 def planned_jobs(*cfgfiles: Path | str) -> dict[str, int]:

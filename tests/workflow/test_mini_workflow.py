@@ -149,3 +149,18 @@ def test_html_report_gathers_the_plots(mini_run, repo):
     html = report.read_text(errors="replace")
     assert report.stat().st_size > 50_000
     assert "roc" in html
+
+
+def test_tasks_are_generated_in_the_config_order(mini_local_run):
+    """``task_priority``: generation starts task by task in the config's order (the first task's plots
+    come early), and a trained model's predict/evaluate_model run before later tasks' generation."""
+    log = mini_local_run.log
+    started = re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: task=(\w+)", log, re.M)
+    order = list(mini_local_run.cfg.tasks)
+    generated = [order.index(task) for rule, task in started if rule == "generate"]
+    chunks = [s.chunks for t in mini_local_run.cfg.tasks.values() for s in t.samples.values() if s.files is None]
+    assert len(generated) == sum(chunks)
+    assert generated == sorted(generated), [order[i] for i in generated]
+    first_eval = next(i for i, (rule, task) in enumerate(started) if rule == "evaluate_model")
+    last_generate = max(i for i, (rule, _) in enumerate(started) if rule == "generate")
+    assert first_eval < last_generate, "a first model's evaluation waited for every task's generation"

@@ -50,6 +50,13 @@ wildcard_constraints:
     split="|".join(SPLITS),
 
 
+def task_priority(wildcards):
+    """Tasks go through generation, features, dataset and training in the config's order (first task
+    highest), so the first task's models reach their plots (predict and evaluate_model: priority 50)
+    while later tasks still generate, instead of every task finishing generation first."""
+    return len(TASKS) - TASKS.index(wildcards.task)
+
+
 def model_threads(wildcards):
     """CPU threads of a model's training and prediction jobs (training.threads, auto: by input block)."""
     return ANALYSIS.model(wildcards.task, wildcards.model).cpu_threads()

@@ -12,6 +12,7 @@ rule features:
         f"{OUT}/logs/features/{{task}}/{{sample}}/{{part}}.log",
     benchmark:
         f"{OUT}/benchmarks/features/{{task}}/{{sample}}/{{part}}.tsv"
+    priority: task_priority  # tasks in the config's order (common.smk)
     conda:
         CONDA_ENV
     threads: 1
@@ -36,6 +37,7 @@ rule dataset:
         f"{OUT}/logs/dataset/{{task}}.log",
     benchmark:
         f"{OUT}/benchmarks/dataset/{{task}}.tsv"
+    priority: task_priority  # tasks in the config's order (common.smk)
     conda:
         CONDA_ENV
     threads: 1

@@ -8,6 +8,7 @@ rule generate:
         f"{OUT}/logs/generate/{{task}}/{{sample}}/chunk{{chunk}}.log",
     benchmark:
         f"{OUT}/benchmarks/generate/{{task}}/{{sample}}/chunk{{chunk}}.tsv"
+    priority: task_priority  # tasks in the config's order (common.smk)
     conda:
         CONDA_ENV
     threads: 1

@@ -12,6 +12,7 @@ rule train:
         f"{OUT}/logs/train/{{task}}/{{model}}.log",
     benchmark:
         f"{OUT}/benchmarks/train/{{task}}/{{model}}.tsv"
+    priority: task_priority  # tasks in the config's order (common.smk)
     conda:
         CONDA_ENV
     threads: model_threads
