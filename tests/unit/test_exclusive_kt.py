@@ -168,3 +168,50 @@ def test_tau_of_feature_set_equals_fastjet_reference(path, schema):
                 assert out.tabular[f"tau{n}"][j] == pytest.approx(
                     ref, rel=2e-6, abs=1e-9, nan_ok=True
                 ), (j, n)
+
+
+def _random_jets(rng, counts):
+    n = int(np.sum(counts))
+    return cartesian(
+        rng.exponential(5.0, n) + 0.1,
+        rng.normal(0.0, 0.5, n),
+        rng.normal(0.0, 0.5, n),
+        rng.uniform(0.0, 0.3, n),
+    )
+
+
+def test_jets_larger_than_the_compiled_stride_equal_fastjet():
+    """A chunk with jets of more than ``CAP`` particles takes the run-time-stride kernel (the other
+    tests the constant-stride one): FastJet's axes for the large and the small jets."""
+    from dl4hep.features.exclusive_kt import CAP
+
+    rng = np.random.default_rng(21)
+    counts = np.array([CAP + 57, 12, CAP + 1, 40, CAP])
+    p4 = _random_jets(rng, counts)
+    ours = exclusive_axes(p4["px"], p4["py"], p4["pz"], p4["E"], counts, 3)
+    for n in (1, 2, 3):
+        ref = _by_energy(_fastjet_axes(p4, counts, n))
+        got = _by_energy(ours[:, n * (n - 1) // 2 : n * (n + 1) // 2])
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-9 * np.max(np.abs(ref)))
+
+
+def test_particles_along_the_beam_leave_first_as_in_fastjet():
+    """A particle along the beam (p_T = 0, y = ±(10⁵ + |p_z|)) is farther than R from all others, so
+    it joins the beam (d_iB = k_T² = 0) before any pair merges; the beam path keeps FastJet's axes."""
+    rng = np.random.default_rng(4)
+    counts = np.array([9, 6, 7])
+    p4 = _random_jets(rng, counts)
+    for k, (at, pz) in enumerate(((0, 30.0), (9, -12.0), (20, 5.0))):
+        p4["px"][at], p4["py"][at], p4["pz"][at], p4["E"][at] = 0.0, 0.0, pz, abs(pz)
+        if k == 2:  # two along the beam in the last jet
+            p4["px"][at + 1], p4["py"][at + 1], p4["pz"][at + 1], p4["E"][at + 1] = (
+                0.0,
+                0.0,
+                -3.0,
+                3.0,
+            )
+    ours = exclusive_axes(p4["px"], p4["py"], p4["pz"], p4["E"], counts, 3)
+    for n in (1, 2, 3):
+        ref = _by_energy(_fastjet_axes(p4, counts, n))
+        got = _by_energy(ours[:, n * (n - 1) // 2 : n * (n + 1) // 2])
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)

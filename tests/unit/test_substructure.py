@@ -121,3 +121,45 @@ def test_tau_uses_rapidity_against_brute_force():
             assert tau[n_axes][j] == pytest.approx(ref, rel=1e-9), (j, n_axes)
             worst = max(worst, abs(_brute_force_tau(parts, n_axes, distance="deltaR") / ref - 1))
     assert worst > 0.05  # the (η, φ) distance differs: the check above can tell the two apart
+
+
+def test_tau_of_jets_larger_than_the_compiled_stride_matches_per_jet_fastjet():
+    """A chunk with a jet of more than ``CAP`` constituents takes the run-time-stride τ kernel; there
+    too every τ_N, of the large jet and of small ones (one with ghosts), equals the per-jet FastJet
+    reference."""
+    pytest.importorskip("fastjet")
+    from dl4hep.features.exclusive_kt import CAP
+
+    rng = np.random.default_rng(17)
+    jets, cons = [], []
+    for n in (CAP + 40, 25, 2):
+        parts = [{"pt": float(rng.exponential(8.0) + 0.2), "eta": float(rng.normal(0.4, 0.3)),
+                  "phi": float(rng.normal(-3.0, 0.3)), "mass": float(rng.uniform(0.0, 0.5))} for _ in range(n)]
+        parts = [{**p, "phi": float(np.mod(p["phi"] + np.pi, 2 * np.pi) - np.pi)} for p in parts]
+        cons.append(parts)
+        jets.append({"pt": 300.0, "eta": 0.4, "phi": -3.0, "mass": 80.0})
+    tau = nsubjettiness(ak.with_name(ak.Array(cons), "Momentum4D"), ak.with_name(ak.Array(jets), "Momentum4D"))
+    for j, (parts, jet) in enumerate(zip(cons, jets, strict=True)):
+        for n_axes in (1, 2, 3):
+            assert tau[n_axes][j] == pytest.approx(_tau_reference(parts, jet, n_axes), rel=1e-9, abs=1e-12)
+
+
+def test_link_columns_equal_the_awkward_constituents():
+    """The flat columns of ``link_columns`` are the flattened ``link_constituents`` records, same order."""
+    from dl4hep.features.jets import link_columns, link_constituents
+    from dl4hep.features.sets import jet_substructure as js
+    from dl4hep.io.reader import ChunkReader
+    from dl4hep.io.schema import load_input_schema
+    from tests.paths import REPO
+
+    for path, name in ((REPO / "data" / "mini_top.root", "generated"), (REPO / "tests" / "data" / "pfnano.root", "pfnano")):
+        schema = load_input_schema(name, config_dir=REPO / "configs", where="test")
+        for chunk in ChunkReader(path, schema, js.needs(js.Options()), step_size=100_000):
+            jets, cons, event_index = link_constituents(chunk)
+            jets2, cols, counts, event_index2 = link_columns(chunk, ("pt", "eta", "phi", "mass"))
+            np.testing.assert_array_equal(counts, ak.to_numpy(ak.num(cons, axis=1)))
+            np.testing.assert_array_equal(event_index2, event_index)
+            assert ak.array_equal(jets2, jets)
+            flat = ak.flatten(cons)
+            for k, v in cols.items():
+                np.testing.assert_array_equal(v, ak.to_numpy(flat[k]))

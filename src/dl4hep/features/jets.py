@@ -19,7 +19,9 @@ import numpy as np
 from dl4hep.features.base import to_numpy
 from dl4hep.features.segments import argsort_desc_within, starts
 
-__all__ = ["CAND_FIELDS", "JET_FIELDS", "OBSERVERS", "jet_observers", "link_constituents", "truth_of"]
+__all__ = [
+    "CAND_FIELDS", "JET_FIELDS", "OBSERVERS", "jet_observers", "link_columns", "link_constituents", "truth_of",
+]
 
 CAND_FIELDS = {
     "pt": True, "eta": True, "phi": True, "mass": True, "charge": True, "pdgId": True,
@@ -29,15 +31,9 @@ OBSERVERS = ["pt", "eta", "phi", "mass", "msoftdrop", "n_constituents"]
 JET_FIELDS = {"pt": True, "eta": True, "phi": True, "mass": True, "msoftdrop": False, "truth_match": False}
 
 
-def link_constituents(chunk: ak.Array) -> tuple[ak.Array, ak.Array, np.ndarray]:
-    """Return ``(jets, constituents, event_index)``.
-
-    ``jets``: ``(rows,)`` Momentum4D records of the stored FatJets;
-    ``constituents``: ``(rows, var)`` Momentum4D PF candidates, sorted by decreasing pT
-    (ties in link order, NaN first as in ``ak.argsort(ascending=False)``);
-    ``event_index``: ``(rows,)`` entry of the chunk of each jet. Links pointing outside
-    the event's jets or candidates are ignored.
-    """
+def _link_order(chunk: ak.Array) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """``(flat candidates, take, counts, n_jet)``: ``take`` indexes the event-major flat candidates
+    jet by jet (decreasing pT), ``counts`` constituents per jet, ``n_jet`` jets per event."""
     jets_ev, cands_ev, links = chunk["fatjets"], chunk["pfcands"], chunk["fatjet_pfcands"]
     n_jet = ak.to_numpy(ak.num(jets_ev, axis=1)).astype(np.int64)
     n_cand = ak.to_numpy(ak.num(cands_ev, axis=1)).astype(np.int64)
@@ -52,9 +48,31 @@ def link_constituents(chunk: ak.Array) -> tuple[ak.Array, ak.Array, np.ndarray]:
     flat_cands = ak.flatten(cands_ev)
     order = argsort_desc_within(gjet, ak.to_numpy(flat_cands["pt"])[gcand], nan_first=True)
     counts = np.bincount(gjet, minlength=int(n_jet.sum()))
-    cons = ak.unflatten(flat_cands[gcand[order]], counts)
-    jets = ak.flatten(jets_ev)
-    return jets, cons, np.repeat(np.arange(len(n_jet)), n_jet)
+    return flat_cands, gcand[order], counts, n_jet
+
+
+def link_constituents(chunk: ak.Array) -> tuple[ak.Array, ak.Array, np.ndarray]:
+    """Return ``(jets, constituents, event_index)``.
+
+    ``jets``: ``(rows,)`` Momentum4D records of the stored FatJets;
+    ``constituents``: ``(rows, var)`` Momentum4D PF candidates, sorted by decreasing pT
+    (ties in link order, NaN first as in ``ak.argsort(ascending=False)``);
+    ``event_index``: ``(rows,)`` entry of the chunk of each jet. Links pointing outside
+    the event's jets or candidates are ignored.
+    """
+    flat_cands, take, counts, n_jet = _link_order(chunk)
+    cons = ak.unflatten(flat_cands[take], counts)
+    return ak.flatten(chunk["fatjets"]), cons, np.repeat(np.arange(len(n_jet)), n_jet)
+
+
+def link_columns(
+    chunk: ak.Array, fields: tuple[str, ...]
+) -> tuple[ak.Array, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """:func:`link_constituents` as flat numpy: ``(jets, {field: flat constituents (jet-major, each
+    jet's in the same order)}, counts, event_index)``, without building the awkward records."""
+    flat_cands, take, counts, n_jet = _link_order(chunk)
+    cols = {k: ak.to_numpy(flat_cands[k])[take] for k in fields}
+    return ak.flatten(chunk["fatjets"]), cols, counts, np.repeat(np.arange(len(n_jet)), n_jet)
 
 
 def jet_observers(jets: ak.Array, n_cons: ak.Array | np.ndarray) -> dict[str, np.ndarray]:

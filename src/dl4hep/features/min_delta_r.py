@@ -6,11 +6,12 @@ stacked axes of :mod:`dl4hep.features.exclusive_kt`):
 .. math:: w_{i,N} = p_{T,i} \min_k \Delta R_{i,k}, \quad
           \Delta R_{i,k}^2 = (y_i - y_k)^2 + \Delta\phi_{i,k}^2,
 
-the numerator terms of N-subjettiness (Thaler & Van Tilburg, arXiv:1011.2268), summed per jet
-by :func:`dl4hep.features.segments.segment_sum`. Δφ of two angles in [−π, π] is brought back
-by ∓2π only where |Δφ| > π, and the minimum propagates NaN as ``np.minimum`` does: the same
-IEEE operations in the same order as the numpy expression this replaces (six passes with
-``np.repeat`` of the axes to the constituents), so the results are identical bit for bit.
+the numerator terms of N-subjettiness (Thaler & Van Tilburg, arXiv:1011.2268). Δφ of two
+angles less than 2π apart is brought back by ∓2π only where |Δφ| > π, and the minimum
+propagates NaN as ``np.minimum`` does: the same IEEE operations in the same order as the numpy
+expression :func:`weighted_min_dr` replaced (six passes with ``np.repeat`` of the axes to the
+constituents). :func:`min_dr2` is the per-particle core that the τ kernel of
+:mod:`dl4hep.features.tau_n` calls; :func:`weighted_min_dr` applies it to a whole chunk.
 
 Import this module only where it is used: importing numba takes ~0.5 s.
 """
@@ -22,13 +23,13 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["weighted_min_dr"]
+__all__ = ["min_dr2", "weighted_min_dr"]
 
 TWO_PI = 2.0 * math.pi
 
 
 @njit(cache=True, inline="always")
-def _min_dr2(y, phi, axis_y, axis_phi, first, last):
+def min_dr2(y, phi, axis_y, axis_phi, first, last):
     """min over axes ``first … last − 1`` of ΔR² to (y, phi); NaN wins, as in ``np.minimum``."""
     best = np.inf
     for k in range(first, last):
@@ -55,7 +56,7 @@ def weighted_min_dr(pt, y, phi, counts, axis_y, axis_phi, n_max):
         ay, af = axis_y[j], axis_phi[j]
         for _ in range(counts[j]):
             for n in range(1, n_max + 1):
-                d2 = _min_dr2(y[i], phi[i], ay, af, n * (n - 1) // 2, n * (n + 1) // 2)
+                d2 = min_dr2(y[i], phi[i], ay, af, n * (n - 1) // 2, n * (n + 1) // 2)
                 out[n - 1, i] = pt[i] * math.sqrt(d2)
             i += 1
     return out
