@@ -178,7 +178,9 @@ def _autocast(precision: str):
     )
 
 
-def time_training(net, call, batches, steps: int, warmup: int, precision: str) -> float:
+def time_training(
+    net, call, batches, steps: int, warmup: int, precision: str, clock=time.perf_counter
+) -> float:
     """Training samples/s: forward, cross entropy, backward, AdamW step."""
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
     net.train()
@@ -195,17 +197,22 @@ def time_training(net, call, batches, steps: int, warmup: int, precision: str) -
 
     for _ in range(warmup):
         step()
-    t0 = time.perf_counter()
+    t0 = clock()
     seen = sum(step() for _ in range(steps))
-    return seen / (time.perf_counter() - t0)
+    return seen / (clock() - t0)
 
 
 @torch.no_grad()
-def time_inference(fn, n: int) -> float:
+def time_inference(fn, n: int, clock=time.perf_counter) -> float:
     fn()  # warm-up (allocations, trimmer warm-up steps)
-    t0 = time.perf_counter()
+    t0 = clock()
     fn()
-    return n / (time.perf_counter() - t0)
+    return n / (clock() - t0)
+
+
+def _clock(args: argparse.Namespace):
+    """Process CPU time with ``--cpu`` (robust on a shared machine: one thread), else wall time."""
+    return time.process_time if args.cpu else time.perf_counter
 
 
 def run_weaver(kind, hp, jets, wjets, args, batch) -> tuple[float, float]:
@@ -222,6 +229,7 @@ def run_weaver(kind, hp, jets, wjets, args, batch) -> tuple[float, float]:
         args.steps,
         args.warmup,
         args.precision,
+        _clock(args),
     )
     n = args.infer_jets
     sub = {k: v[:n] for k, v in wjets.items()}
@@ -234,7 +242,7 @@ def run_weaver(kind, hp, jets, wjets, args, batch) -> tuple[float, float]:
                     weaver_call(kind, net, {k: v[i : i + batch] for k, v in sub.items()}).float(), 1
                 )
 
-    return train, time_inference(infer, n)
+    return train, time_inference(infer, n, _clock(args))
 
 
 def run_dl4hep(kind, hp, jets, args, batch, bucketing=True) -> tuple[float, float]:
@@ -250,6 +258,7 @@ def run_dl4hep(kind, hp, jets, args, batch, bucketing=True) -> tuple[float, floa
         args.steps,
         args.warmup,
         args.dl4hep_precision or args.precision,
+        _clock(args),
     )
     n = args.infer_jets
     sub = {k: jets[k][:n] for k in names}
@@ -259,7 +268,7 @@ def run_dl4hep(kind, hp, jets, args, batch, bucketing=True) -> tuple[float, floa
         with _autocast(args.precision):
             score_tensors(fwd, sub, device=torch.device("cpu"), batch_size=batch)
 
-    return train, time_inference(infer, n)
+    return train, time_inference(infer, n, _clock(args))
 
 
 def measure(side: str, kind: str, size: str, args: argparse.Namespace) -> tuple[float, float]:
@@ -320,6 +329,11 @@ def main(argv=None) -> dict:
         "--threads", type=int, default=1, help="torch CPU threads (1: robust on a shared machine)"
     )
     p.add_argument(
+        "--cpu",
+        action="store_true",
+        help="rates from process CPU time instead of wall time (a shared machine; one thread)",
+    )
+    p.add_argument(
         "--compile",
         action="store_true",
         help="dl4hep's model through torch.compile (training.compile)",
@@ -347,7 +361,7 @@ def main(argv=None) -> dict:
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, weaver-core "
         f"{version('weaver-core')}, threads {args.threads}, {args.precision}"
         f"{f' (dl4hep training {args.dl4hep_precision})' if args.dl4hep_precision else ''}"
-        f"{', dl4hep compiled' if args.compile else ''}, "
+        f"{', dl4hep compiled' if args.compile else ''}{', process CPU time' if args.cpu else ''}, "
         f"{args.repeats} interleaved runs (one process each), medians",
         flush=True,
     )

@@ -178,8 +178,18 @@ def test_pair_bias_from_the_lower_triangle_equals_the_dense_embedding():
     )
 
 
-def test_inference_pair_bias_embeds_only_real_pairs_with_the_same_values():
-    """Without autograd only real pairs are embedded; the bias equals the full triangle's bit for bit."""
+def _part_bias_inputs(seed: int):
+    data = _jets(6, slots=12, seed=seed)
+    p4, mask = data["points_p4"], data["points_mask"].clone()
+    mask[2] = False  # a jet without any real particle
+    keys = mask.clone()
+    keys[:, 0] |= ~mask.any(1)  # as ParticleTransformer.forward: an empty jet sees particle 0
+    return data, p4, mask, keys
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_attention_bias_embeds_only_real_pairs_with_the_same_values(grad):
+    """Only real pairs are embedded (training and inference); the bias equals every pair's plus the key mask."""
     from dl4hep.models.nets.particle_transformer import pair_features_tril, real_pair_features
     from dl4hep.models.registry import build_model
 
@@ -187,13 +197,15 @@ def test_inference_pair_bias_embeds_only_real_pairs_with_the_same_values():
     net = build_model(
         "particle_transformer", SMALL["particle_transformer"], num_classes=3, input_dim=5
     )
-    data = _jets(6, slots=12, seed=3)
-    p4, mask = data["points_p4"], data["points_mask"].clone()
-    mask[2] = False  # a jet without any real particle
-    full = net.pair_bias(p4, mask).detach()  # autograd on: every pair of the triangle
-    with torch.no_grad():
-        compact = net.pair_bias(p4, mask)
-    assert torch.equal(compact, full)
+    _, p4, mask, keys = _part_bias_inputs(3)
+    key_bias = torch.zeros(6, 1, 1, 12).masked_fill(~keys[:, None, None, :], float("-inf"))
+    full = net.pair_bias(p4, mask).detach() + key_bias  # every pair of the triangle
+    with torch.set_grad_enabled(grad):
+        compact = net.attention_bias(p4, mask, keys, torch.float32)
+    assert compact.requires_grad == grad
+    assert torch.equal(compact.detach(), full)
+    half = net.attention_bias(p4, mask, keys, torch.bfloat16)
+    assert half.dtype == torch.bfloat16 and torch.equal(half, full.to(torch.bfloat16))
     feats, row = real_pair_features(p4, mask)
     tril, i, j = pair_features_tril(p4, mask)
     real = mask[:, i] & mask[:, j]
@@ -201,3 +213,47 @@ def test_inference_pair_bias_embeds_only_real_pairs_with_the_same_values():
     assert torch.equal(feats, tril[real])
     assert torch.equal(row[real], torch.arange(feats.shape[0]))
     assert bool((row[~real] == feats.shape[0]).all())
+
+
+def test_explicit_attention_matches_the_textbook_formula_with_dropout():
+    """Heads-outermost attention with the boolean mask = softmax(q k^T / sqrt(d) + bias) * keep / (1 - p) @ v."""
+    from dl4hep.models.common import dropout_keep
+    from dl4hep.models.nets.particle_transformer import _Attention
+
+    g = torch.Generator().manual_seed(1)
+    b, h, n, d = 3, 2, 7, 16
+    q = torch.randn(b, n, h, d, generator=g)
+    kv = torch.randn(b, n, 2, h, d, generator=g)
+    bias = torch.randn(b, h, n, n, generator=g)
+    bias[0, :, :, 5:] = float("-inf")
+    torch.manual_seed(5)
+    got = _Attention._explicit(q, kv, bias, 0.25).permute(1, 0, 2, 3)  # (B, H, Q, d)
+    torch.manual_seed(5)
+    keep = dropout_keep((b, h, n, n), 0.25, q.device).double()
+    qd, kd, vd = q.double().transpose(1, 2), kv[:, :, 0].double(), kv[:, :, 1].double()
+    logits = qd @ kd.permute(0, 2, 3, 1) / d**0.5 + bias.double()
+    want = (torch.softmax(logits, -1) * keep / 0.75) @ vd.transpose(1, 2)
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_training_step_on_real_pairs_equals_every_pair_embedded():
+    """Train mode with dropout: logits and every gradient as with the padded all-pairs bias (float rounding)."""
+    from dl4hep.models.registry import build_model
+
+    hp = {**SMALL["particle_transformer"], "dropout": 0.1}
+    data, p4, mask, _ = _part_bias_inputs(4)
+    results = []
+    for compact in (True, False):  # False: every pair of the triangle embedded, then the key mask
+        torch.manual_seed(0)
+        net = build_model("particle_transformer", hp, num_classes=3, input_dim=5).train()
+        net.compact_pairs = compact
+        torch.manual_seed(7)  # the same dropout draws
+        logits = net(data["points"], mask, p4)
+        torch.nn.functional.cross_entropy(logits, data["label"] % 3).backward()
+        results.append((logits.detach(), {k: v.grad for k, v in net.named_parameters()}))
+    (a, ga), (b, gb) = results
+    assert a.abs().min() > 0  # dropout on, outputs not trivially zero
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    scale = max(float(g.abs().max()) for g in gb.values())
+    for name in gb:
+        torch.testing.assert_close(ga[name], gb[name], rtol=1e-4, atol=1e-6 * scale, msg=name)

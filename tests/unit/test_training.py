@@ -70,7 +70,7 @@ def test_seeded_runs_are_identical(tmp_path, dataset, kind):
         assert torch.equal(a[k], b[k]), k
 
 
-@pytest.mark.parametrize("kind", ["dnn", "pfn"])
+@pytest.mark.parametrize("kind", ["dnn", "pfn", "particle_transformer"])
 def test_resume_reproduces_uninterrupted_run(tmp_path, dataset, kind):
     training = {"epochs": 4, "schedule": "cosine", "warmup_epochs": 1, "early_stopping_patience": 3}
     if kind == "dnn":

@@ -10,11 +10,12 @@ Padding is masked everywhere: padded keys get ``-inf`` attention logits, the
 pair bias of any pair involving padding is zeroed, and the class token never
 sees padded particles, so real outputs do not depend on padding content
 (batches arrive cut to their longest jet, :mod:`dl4hep.data.buckets`).
-The symmetric pair features are embedded once per unordered pair and mirrored; in
-inference (no autograd) only the pairs of two real particles are embedded.
+The symmetric pair features are embedded once per unordered pair and mirrored, and
+only for pairs of two real particles (training and inference; the key mask is part of
+the same gather, :meth:`ParticleTransformer.attention_bias`).
 Attention uses :func:`torch.nn.functional.scaled_dot_product_attention`, except
-in training with dropout, where it runs explicitly with the cheap dropout mask of
-:func:`dl4hep.models.common.dropout_keep`. For export,
+in training with dropout on a CPU, where it runs explicitly, heads outermost, with the
+cheap dropout mask of :func:`dl4hep.models.common.dropout_keep`. For export,
 :meth:`_Attention.use_export_path` switches to explicit attention (the ONNX exporter's SDPA
 decomposition fails on this layout).
 """
@@ -98,6 +99,13 @@ __all__ = [
 _EPS = 1e-8
 #: Pair rows embedded at once in inference: 8192 x 32 float32 activations (1 MiB) stay in cache.
 _PAIR_ROWS = 8192
+
+
+def _mirror(p: int, device: torch.device) -> Tensor:
+    """``(P * P,)`` index of pair ``(i, j)`` in the row-major lower triangle (``i >= j``) of ``P``."""
+    r = torch.arange(p, device=device)
+    hi, lo = torch.maximum(r.unsqueeze(1), r), torch.minimum(r.unsqueeze(1), r)
+    return (hi * (hi + 1) // 2 + lo).reshape(-1)
 
 
 def _kinematics(p4: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -192,7 +200,8 @@ class _Attention(nn.Module, ExportPath):
     """Multi-head attention with an additive float bias ``(B, H, Q, K)`` through SDPA.
 
     ``explicit = True`` computes ``softmax(q k^T / sqrt(d) + bias) v`` with plain
-    ops instead (the ONNX exporter's SDPA decomposition fails on this layout).
+    ops instead (the ONNX exporter's SDPA decomposition fails on this layout), as does
+    CPU training with dropout (:meth:`_explicit`).
     """
 
     explicit = False
@@ -211,25 +220,38 @@ class _Attention(nn.Module, ExportPath):
     def forward(self, query: Tensor, context: Tensor, bias: Tensor) -> Tensor:
         b, nq, d = query.shape
         h = self.heads
-        q = self.q(query).view(b, nq, h, d // h).transpose(1, 2)
-        k, v = self.kv(context).view(b, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        q = self.q(query).view(b, nq, h, d // h)
+        kv = self.kv(context).view(b, context.shape[1], 2, h, d // h)
         drop = self.dropout if self.training else 0.0
-        if (
-            self.explicit or drop > 0
-        ):  # SDPA's own dropout draws a bernoulli per weight (slow on CPU)
-            att = torch.softmax(
-                q @ k.transpose(-2, -1) / math.sqrt(d // h) + bias.to(q.dtype), dim=-1
-            )
-            if drop > 0:
-                att = (
-                    att
-                    * dropout_keep(att.shape, drop, att.device).to(att.dtype)
-                    * (1.0 / (1.0 - drop))
-                )
-            y = att @ v
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
-        return self.out(y.transpose(1, 2).contiguous().reshape(b, nq, d))
+        if self.explicit or (drop > 0 and not q.is_cuda):
+            # SDPA's CPU dropout draws a bernoulli per weight (slow); the export path needs plain ops
+            y = self._explicit(q, kv, bias, drop).permute(1, 2, 0, 3)
+        else:  # inference; on CUDA also training with dropout (fused kernel, its own draws)
+            k, v = kv.permute(2, 0, 3, 1, 4)
+            y = F.scaled_dot_product_attention(
+                q.transpose(1, 2), k, v, attn_mask=bias.to(q.dtype), dropout_p=drop
+            ).transpose(1, 2)
+        return self.out(y.contiguous().reshape(b, nq, d))
+
+    @staticmethod
+    def _explicit(q: Tensor, kv: Tensor, bias: Tensor, drop: float) -> Tensor:
+        """``softmax(q k^T / sqrt(d) + bias)`` (with dropout) times ``v``, heads outermost: ``(H, B, Q, d)``.
+
+        Heads outermost, the logits have the memory layout of :meth:`ParticleTransformer.attention_bias`
+        (a ``(B, H, P, P)`` view of ``(H, B, P, P)``), so the sum and the softmax stay contiguous.
+        ``q`` is scaled instead of the logits (exact where ``d`` is a power of 4, 16 here).
+        Dropout multiplies by the boolean mask (no float mask) and scales the output.
+        """
+        k, v = kv.permute(2, 3, 0, 1, 4)  # (H, B, K, d) each
+        q = q.permute(2, 0, 1, 3) * q.shape[-1] ** -0.5
+        att = torch.softmax(q @ k.transpose(-2, -1) + bias.transpose(0, 1).to(q.dtype), dim=-1)
+        if drop == 0:
+            return att @ v
+        # the mask drawn in (B, H, Q, K) order (the draws of the layout before); 1 / (1 - p)
+        # scales the (H, B, Q, d) output instead of the (H, B, Q, K) weights
+        h, b, nq, nk = att.shape
+        keep = dropout_keep((b, h, nq, nk), drop, att.device).transpose(0, 1)
+        return (att * keep) @ v * (1.0 / (1.0 - drop))
 
 
 class _Block(nn.Module):
@@ -268,7 +290,7 @@ class ParticleTransformer(nn.Module, ExportPath):
     trim_padding = True
     #: ``precision: auto`` trains it with bf16 autocast on CPUs with native bf16 (faster there).
     cpu_bf16 = True
-    #: Inference embeds only real pairs (data-dependent shapes); the export path embeds them all.
+    #: Embed only real pairs (data-dependent shapes); the export path embeds them all.
     compact_pairs = True
 
     def __init__(
@@ -313,37 +335,44 @@ class ParticleTransformer(nn.Module, ExportPath):
         self.compact_pairs = False
 
     def pair_bias(self, p4: Tensor, mask: Tensor) -> Tensor:
-        """Embedded pair features as an attention bias ``(B, H, P, P)``.
+        """Embedded pair features as an attention bias ``(B, H, P, P)`` (the reference and export path).
 
         The embedding runs once per unordered pair (the lower triangle, :func:`pair_features_tril`)
         and one gather mirrors it onto both halves; its backward sums the two halves' gradients.
-        Without autograd (inference) :meth:`_compact_pair_bias` gives the same values faster.
+        :meth:`attention_bias` gives the same values from the real pairs only.
         """
         b, p, _ = p4.shape
-        r = torch.arange(p, device=p4.device)
-        hi, lo = torch.maximum(r.unsqueeze(1), r), torch.minimum(r.unsqueeze(1), r)
-        mirror = (hi * (hi + 1) // 2 + lo).reshape(-1)
-        if self.compact_pairs and not torch.is_grad_enabled():
-            return self._compact_pair_bias(p4, mask, mirror)
         feats, _, _ = pair_features_tril(p4, mask)
         u = self.pair_embed(feats).transpose(1, 2).contiguous()  # (B, H, P(P+1)/2)
         # gathering along the last axis of a 2-d view is ~8x faster than of the 3-d tensor
-        return u.view(b * self.heads, -1).index_select(1, mirror).view(b, self.heads, p, p)
+        return (
+            u.view(b * self.heads, -1)
+            .index_select(1, _mirror(p, p4.device))
+            .view(b, self.heads, p, p)
+        )
 
-    def _compact_pair_bias(self, p4: Tensor, mask: Tensor, mirror: Tensor) -> Tensor:
-        """:meth:`pair_bias` embedding only the pairs of two real particles (inference).
+    def attention_bias(self, p4: Tensor, mask: Tensor, keys: Tensor, dtype: torch.dtype) -> Tensor:
+        """Pair bias plus the key mask (``-inf`` where key ``j`` is not in ``keys``): ``(B, H, P, P)``.
 
-        Pairs with padding all have zero features: one extra column holds their embedding.
-        The gather writes the heads outermost, a ``(B, H, P, P)`` view of ``(H, B, P, P)``
-        memory, contiguous in the key axis as attention reads it (the same values; the
-        training path keeps the contiguous layout, whose backward rounds as it always did).
+        Only the pairs of two real particles are embedded (:func:`real_pair_features`), in row
+        blocks whose activations stay in the CPU cache; pairs with padding all have zero
+        features, so one extra table column holds their embedding, and a second one ``-inf``
+        for masked keys, so one gather gives the bias with the mask (``x + (-inf) = -inf``,
+        ``x + 0 = x``: the values of ``pair_bias + key mask``). The table is cast to ``dtype``
+        before the gather. The result is a ``(B, H, P, P)`` view of ``(H, B, P, P)`` memory,
+        contiguous in the key axis as attention reads it. Its backward adds the gradients of
+        all the places a table entry went to (both triangle halves, all padded pairs).
         """
         b, p, _ = p4.shape
         feats, row = real_pair_features(p4, mask)
+        n = feats.shape[0]
         feats = torch.cat([feats, feats.new_zeros(1, 4)])
         # row blocks whose activations stay in the CPU cache (~25 % faster; rows are independent)
-        table = torch.cat([self.pair_embed(f) for f in feats.split(_PAIR_ROWS)]).t().contiguous()
-        index = row.index_select(1, mirror).reshape(-1)
+        emb = torch.cat([self.pair_embed(f) for f in feats.split(_PAIR_ROWS)])
+        masked = emb.new_full((1, self.heads), float("-inf"))
+        table = torch.cat([emb, masked]).to(dtype).t().contiguous()  # (H, R + 2)
+        index = row.index_select(1, _mirror(p, p4.device)).view(b, p, p)
+        index = torch.where(keys.unsqueeze(1), index, n + 1).view(-1)
         return table.index_select(1, index).view(self.heads, b, p, p).transpose(0, 1)
 
     def forward(self, points: Tensor, points_mask: Tensor, points_p4: Tensor) -> Tensor:
@@ -354,7 +383,9 @@ class ParticleTransformer(nn.Module, ExportPath):
         x = self.embed(points)
         x = torch.where(points_mask.unsqueeze(-1), x, x.new_zeros(()))
         key_bias = x.new_zeros(b, 1, 1, p).masked_fill(~keys[:, None, None, :], float("-inf"))
-        if self.use_pair:
+        if self.use_pair and self.compact_pairs:
+            bias = self.attention_bias(points_p4, points_mask, keys, x.dtype)
+        elif self.use_pair:  # export path: every pair, no data-dependent shapes
             bias = self.pair_bias(points_p4, points_mask).to(x.dtype) + key_bias
         else:
             bias = key_bias.expand(b, self.heads, p, p)
