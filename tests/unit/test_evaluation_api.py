@@ -119,7 +119,7 @@ def test_binary_task_every_output(tmp_path, inject_model):
     summary = api.evaluate_task(config=cfg, task="dilepton", out_dir=out, **inputs)
 
     stems = ["roc", "features"] + [f"{k}_{m}" for m in ("dnn", "dnn_wide") for k in
-                                  ("confusion", "scores", "significance", "training", "efficiency_vs_pt",
+                                  ("roc", "confusion", "scores", "significance", "training", "efficiency_vs_pt",
                                    "importance")]
     expected = _expected_plots(stems)
     written = _written(out)
@@ -166,6 +166,7 @@ def test_multiclass_task_every_output(tmp_path, inject_model):
     stems += [f"{k}_{m}" for m in ("dnn", "pfn") for k in
               ("confusion", "scores", "significance", "training", "efficiency_vs_pt")]
     stems += ["importance_dnn"]  # pfn reads points: no permutation importance
+    stems += [f"roc{c}_{m}" for m in ("dnn", "pfn") for c in ["", *(f"_{s}" for s in signals)]]  # each model's own
     expected = _expected_plots(stems)
     written = _written(out)
     assert set(written) == expected
@@ -272,7 +273,8 @@ def test_per_model_evaluation_then_comparison_without_predictions(tmp_path, inje
     first = api.evaluate_model(config=cfg, task="dilepton", model="dnn", model_dir=inputs["models"]["dnn"],
                                dataset_dir=inputs["dataset_dir"], predictions_dir=inputs["predictions_dir"],
                                out_dir=out / "models" / "dnn")
-    assert "roc.png" not in first["plots"] and "confusion_dnn.png" in first["plots"]
+    # the model's own ROC and confusion matrix as soon as it is evaluated; the overlay only in the comparison
+    assert "roc.png" not in first["plots"] and {"roc_dnn.png", "confusion_dnn.png"} <= set(first["plots"])
     assert not (out / "comparison.csv").exists()  # nothing of the task before every model is evaluated
     with pytest.raises(InputFileError, match=r"models/dnn_wide/metrics\.json does not exist.*evaluate-model"):
         api.compare_models(config=cfg, task="dilepton", models=["dnn", "dnn_wide"], eval_dir=out,

@@ -20,12 +20,12 @@ import numpy as np
 
 from dl4hep.config import AnalysisConfig, TaskConfig
 from dl4hep.errors import InputFileError
-from dl4hep.evaluation.curves import INCLUSIVE, Curve, read_curves
+from dl4hep.evaluation.curves import Curve, read_curves
 from dl4hep.evaluation.inputs import check_models, read_tabular, write_text
 from dl4hep.evaluation.kfold import kfold_markdown
-from dl4hep.evaluation.model import ModelOutputs
+from dl4hep.evaluation.model import ModelOutputs, draw_rocs
 from dl4hep.evaluation.paired import PairedDelta, paired_bootstrap
-from dl4hep.evaluation.plots import PlotWriter, plot_features, plot_roc
+from dl4hep.evaluation.plots import PlotWriter, plot_features
 from dl4hep.evaluation.table import comparison, markdown
 from dl4hep.io.atomic import atomic_output
 from dl4hep.provenance import write_provenance
@@ -84,29 +84,6 @@ def read_model_result(out: ModelOutputs, model: str) -> ModelResult:
     curves, events = read_curves(out.curves)
     skipped = json.loads((out.plots / "index.json").read_text())["skipped"]
     return ModelResult(json.loads(out.metrics.read_text()), curves, events, skipped)
-
-
-def _roc_overlays(
-    writer: PlotWriter, tcfg: TaskConfig, all_curves: dict[str, dict[str, Curve]], reference: str
-) -> list[Skip]:
-    """ROC of every model: the primary comparison in ``roc``, and ``roc_<class>`` per signal class if multi-class."""
-    bkg, multi = tcfg.background_class, len(tcfg.signal_classes) > 1
-    roc_keys = [(INCLUSIVE if multi else tcfg.signal_classes[0], "roc")]
-    if multi:
-        roc_keys += [(s, f"roc_{s}") for s in tcfg.signal_classes]
-    skipped: list[Skip] = []
-    for key, stem in roc_keys:
-        curves = {m: c[key].roc for m, c in all_curves.items() if key in c}
-        bands = {
-            m: c[key].band for m, c in all_curves.items() if key in c and c[key].band is not None
-        }
-        if not curves:
-            skipped.append({"plot": stem, "reason": f"no test rows for '{key}' or '{bkg}'"})
-            continue
-        ref = reference if reference in curves else next(iter(curves))
-        title = f"{'any signal' if key == INCLUSIVE else key} vs {bkg}"
-        plot_roc(writer, stem, curves, reference=ref, title=title, bands=bands)
-    return skipped
 
 
 def _features_plot(
@@ -200,7 +177,7 @@ def compare_models(
     results = {m: read_model_result(out, m) for m, out in outs.items()}
     writer = plot_writer(config, tcfg, eval_dir / "plots")
     skipped = [s for r in results.values() for s in r.skipped]
-    skipped += _roc_overlays(
+    skipped += draw_rocs(
         writer, tcfg, {m: r.curves for m, r in results.items()}, reference_model(tcfg, models)
     )
     skipped += _features_plot(writer, config, tcfg, Path(dataset_dir))

@@ -39,6 +39,7 @@ from dl4hep.evaluation.plots import (
     plot_confusion,
     plot_efficiency_vs_observer,
     plot_importance,
+    plot_roc,
     plot_scores,
     plot_sculpting,
     plot_significance,
@@ -55,6 +56,7 @@ __all__ = [
     "ModelMetrics",
     "ModelOutputs",
     "draw_model_plots",
+    "draw_rocs",
     "model_metrics",
     "write_model_metrics",
     "write_model_outputs",
@@ -392,9 +394,38 @@ def model_metrics(inp: ModelInputs) -> ModelMetrics:
     return mm
 
 
+def draw_rocs(
+    writer: PlotWriter,
+    tcfg: TaskConfig,
+    all_curves: dict[str, dict[str, Curve]],
+    reference: str,
+    suffix: str = "",
+) -> list[Skip]:
+    """ROC of every model in ``all_curves``: the primary comparison in ``roc<suffix>``, and
+    ``roc_<class><suffix>`` per signal class if multi-class (one model: its own ROC, as soon as it is evaluated)."""
+    bkg, multi = tcfg.background_class, len(tcfg.signal_classes) > 1
+    roc_keys = [(INCLUSIVE if multi else tcfg.signal_classes[0], f"roc{suffix}")]
+    if multi:
+        roc_keys += [(s, f"roc_{s}{suffix}") for s in tcfg.signal_classes]
+    skipped: list[Skip] = []
+    for key, stem in roc_keys:
+        curves = {m: c[key].roc for m, c in all_curves.items() if key in c}
+        bands = {
+            m: c[key].band for m, c in all_curves.items() if key in c and c[key].band is not None
+        }
+        if not curves:
+            skipped.append({"plot": stem, "reason": f"no test rows for '{key}' or '{bkg}'"})
+            continue
+        ref = reference if reference in curves else next(iter(curves))
+        title = f"{'any signal' if key == INCLUSIVE else key} vs {bkg}"
+        plot_roc(writer, stem, curves, reference=ref, title=title, bands=bands)
+    return skipped
+
+
 def draw_model_plots(writer: PlotWriter, mm: ModelMetrics, tcfg: TaskConfig) -> None:
-    """Confusion, scores, significance, training, sculpting, efficiency and importance plots of one model."""
+    """ROC, confusion, scores, significance, training, sculpting, efficiency and importance plots of one model."""
     name, m, ecfg = mm.name, mm.metrics, tcfg.evaluation
+    mm.skipped += draw_rocs(writer, tcfg, {name: mm.curves}, name, suffix=f"_{name}")
     plot_confusion(
         writer,
         f"confusion_{name}",
