@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from dl4hep.config import load_analysis
 from tests.paths import REPO
 from tests.workflow._compare_runs import compare_runs, summary
 from tests.workflow.conftest import mini_config, planned_jobs, run_snakemake
@@ -82,6 +83,15 @@ def slurm_run(slurm, mini_local_run, tmp_path_factory):
             "planned": planned}
 
 
+def _model_cpus(comment: str) -> int:
+    """CPUs a training job of the mini config asks for: training.threads auto (1 tabular, 2 points)."""
+    rest = re.match(r"rule_\w+?_wildcards_(\w+)", comment).group(1)
+    task = next(t for t in SLURM_TASKS if rest.startswith(t + "_"))
+    models = load_analysis(REPO / "configs/mini.yaml").tasks[task].models
+    model = next(m for m in sorted(models, key=len, reverse=True) if rest[len(task) + 1 :].startswith(m))
+    return 1 if models[model].inputs == "tabular" else 2
+
+
 def test_every_job_ran_as_a_slurm_job(slurm_run):
     jobs, planned = slurm_run["jobs"], slurm_run["planned"]
     rules = [re.match(r"rule_(\w+?)(_wildcards|$)", j["Comment"]).group(1) for j in jobs]
@@ -89,12 +99,16 @@ def test_every_job_ran_as_a_slurm_job(slurm_run):
     assert {"generate", "features", "dataset", "train", "predict", "export", "evaluate", "apply"} <= set(rules)
     assert len(jobs) == sum(planned.values()) - 1  # every planned job but the local `all`
     assert {j["State"] for j in jobs} == {"COMPLETED"}
+    training_cpus = set()
     for job, rule in zip(jobs, rules, strict=True):
         gpu = "gres/gpu=1" in job["AllocTRES"]
         if rule in TRAINING_RULES:  # device: auto models ask for their GPU (a placeholder here: trained on the CPU)
-            assert (job["Partition"], job["AllocCPUS"], job["ReqMem"], gpu) == ("gpu", "2", "16000M", True), job
+            cpus = str(_model_cpus(job["Comment"]))
+            assert (job["Partition"], job["AllocCPUS"], job["ReqMem"], gpu) == ("gpu", cpus, "16000M", True), job
+            training_cpus.add(job["AllocCPUS"])
         else:
             assert job["Partition"] == "cpu" and not gpu, job
+    assert training_cpus == {"1", "2"}  # the DNNs on one CPU, the hit GNN on two
 
 
 def _in_tasks(rel: str) -> bool:
