@@ -8,7 +8,6 @@ from scipy.stats import beta, ks_2samp, norm
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from dl4hep.evaluation.metrics import (
-    auc_interval,
     binary_discriminant,
     binomial_error,
     bootstrap_intervals,
@@ -136,10 +135,10 @@ def test_auc_bootstrap_interval_matches_the_analytic_spread():
     auc = roc_auc_score(y, d)
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
     se = np.sqrt((auc * (1 - auc) + (n - 1) * (q1 - auc**2) + (n - 1) * (q2 - auc**2)) / n**2)
-    lo, hi = auc_interval(y, d, n_boot=300, seed=1)
+    (lo, hi), = bootstrap_intervals(y, d, n_boot=300, seed=1)
     assert lo < auc < hi
     assert (hi - lo) / 2 == pytest.approx(se, rel=0.25)
-    assert auc_interval(y, d, n_boot=0) is None
+    assert bootstrap_intervals(y, d, n_boot=0) is None
 
 
 def test_rejection_bootstrap_interval_carries_the_cut_fluctuation():
@@ -159,7 +158,7 @@ def test_rejection_bootstrap_interval_carries_the_cut_fluctuation():
     sigma_eps = np.sqrt(eps_b * (1 - eps_b) / n + slope**2 * 0.25 / n)
     sigma_r = sigma_eps / eps_b**2
     auc_ci, rej_ci = bootstrap_intervals(y, d, effs=[0.5], n_boot=300, seed=1)
-    assert auc_ci == auc_interval(y, d, n_boot=300, seed=1)  # the same replicas
+    assert [auc_ci] == bootstrap_intervals(y, d, n_boot=300, seed=1)  # the same replicas
     r = rejection_at(roc(y, d), 0.5)
     assert rej_ci[0] < r["rejection"] < rej_ci[1]
     assert (rej_ci[1] - rej_ci[0]) / 2 == pytest.approx(sigma_r, rel=0.2)

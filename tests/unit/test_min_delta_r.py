@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dl4hep.features.min_delta_r import weighted_min_dr
+from dl4hep.features.min_delta_r import min_dr2
 
 
 def _reference(pt, y, phi, counts, axis_y, axis_phi, n_max):
@@ -16,6 +16,17 @@ def _reference(pt, y, phi, counts, axis_y, axis_phi, n_max):
         dy = y[:, None] - axis_y[jet, rows]
         dphi = np.mod(phi[:, None] - axis_phi[jet, rows] + np.pi, 2 * np.pi) - np.pi
         out[n - 1] = pt * np.sqrt(np.min(dy**2 + dphi**2, axis=1))
+    return out
+
+
+def weighted_min_dr(pt, y, phi, counts, axis_y, axis_phi, n_max):
+    """p_T · sqrt(min_dr2) per particle and N, as the τ kernel sums it (a test-side loop over calls)."""
+    jet = np.repeat(np.arange(len(counts)), counts)
+    out = np.empty((n_max, len(y)))
+    for i, j in enumerate(jet):
+        for n in range(1, n_max + 1):
+            d2 = min_dr2(y[i], phi[i], axis_y[j], axis_phi[j], n * (n - 1) // 2, n * (n + 1) // 2)
+            out[n - 1, i] = pt[i] * np.sqrt(d2)
     return out
 
 

@@ -18,7 +18,7 @@ of ``N_eff`` trials. The rejection ``R = 1/ε_B`` takes the inverted bounds
 ``[1/ε_B,hi, 1/ε_B,lo]``: at high rejection few background entries pass, the interval is
 strongly asymmetric, and the normal approximation ``σ_R = σ_εB / ε_B²`` understates the
 upward error (and gives none at all when no background passes). AUC intervals are a
-weighted bootstrap (:func:`auc_interval`). Score distributions are compared with a weighted
+weighted bootstrap (:func:`bootstrap_intervals`, which also gives the rejections' intervals). Score distributions are compared with a weighted
 Kolmogorov–Smirnov test (:func:`weighted_ks`).
 """
 
@@ -39,7 +39,6 @@ __all__ = [
     "COVERAGE",
     "Roc",
     "auc_and_rejections",
-    "auc_interval",
     "binomial_error",
     "binary_discriminant",
     "bootstrap_intervals",
@@ -163,13 +162,6 @@ def bootstrap_intervals(is_signal: np.ndarray, discriminant: np.ndarray, weights
         lo, hi = np.percentile(column, q)
         out.append((float(lo), float(hi) if np.isfinite(hi) else None))
     return out
-
-
-def auc_interval(is_signal: np.ndarray, discriminant: np.ndarray, weights: np.ndarray | None = None,
-                 n_boot: int = 200, seed: int = 0) -> tuple[float, float] | None:
-    """68 % bootstrap interval of the weighted AUC (:func:`bootstrap_intervals` without rejections)."""
-    intervals = bootstrap_intervals(is_signal, discriminant, weights, (), n_boot, seed)
-    return None if intervals is None else intervals[0]  # type: ignore[return-value]
 
 
 def weighted_ks(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) -> tuple[float, float | None]:

@@ -178,15 +178,21 @@ def _set_nn(w, nn, s, i, j):
 
 
 @njit(cache=True, inline="always")
+def _dr2(w, s, rk, fk, j):
+    """ΔR² of pseudojet j to (y, φ) = (rk, fk), Δφ folded into [0, π] (φ of both in [0, 2π))."""
+    dphi = abs(fk - w[PHI * s + j])
+    dphi = min(dphi, TWO_PI - dphi)
+    dy = rk - w[RAP * s + j]
+    return dy * dy + dphi * dphi
+
+
+@njit(cache=True, inline="always")
 def _nearest(w, bits, nn, s, low, i, m):
     """Nearest neighbour of i among the first m pseudojets: ΔR² and the running minima in one pass."""
     rk, fk = w[RAP * s + i], w[PHI * s + i]
     lo, packed = BIG, BIG
     for j in range(lanes(m)):
-        dphi = abs(fk - w[PHI * s + j])
-        dphi = min(dphi, TWO_PI - dphi)
-        dy = rk - w[RAP * s + j]
-        d = dy * dy + dphi * dphi
+        d = _dr2(w, s, rk, fk, j)
         w[DIST * s + j] = d
         v = BIG if j == i else _bits(d)
         lo, packed = min(lo, v), min(packed, (v & ~low) | j)
@@ -203,10 +209,7 @@ def _all_nearest(w, bits, nn, s, low, m):
         rk, fk = w[RAP * s + i], w[PHI * s + i]
         lo, packed = BIG, BIG
         for j in range(lanes(i)):  # i as the neighbour of j < i: selects, no branch
-            dphi = abs(fk - w[PHI * s + j])
-            dphi = min(dphi, TWO_PI - dphi)
-            dy = rk - w[RAP * s + j]
-            d = dy * dy + dphi * dphi if j < i else np.inf
+            d = _dr2(w, s, rk, fk, j) if j < i else np.inf
             w[DIST * s + j] = d
             nj, dj = nn[j], w[NND * s + j]
             closer = d < dj
@@ -236,10 +239,7 @@ def _update(w, bits, nn, s, low, m, a, a0, b):
     rk, fk, ka = w[RAP * s + a], w[PHI * s + a], w[KT2 * s + a]
     n_stale, lo, packed, dlo, dpacked = 0, BIG, BIG, BIG, BIG
     for i in range(lanes(m)):
-        dphi = abs(fk - w[PHI * s + i])
-        dphi = min(dphi, TWO_PI - dphi)
-        dy = rk - w[RAP * s + i]
-        d = dy * dy + dphi * dphi
+        d = _dr2(w, s, rk, fk, i)
         w[DIST * s + i] = d
         old, cur = nn[i], w[NND * s + i]
         was = (old == a0) | (old == b)

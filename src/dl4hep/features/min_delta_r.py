@@ -9,9 +9,8 @@ stacked axes of :mod:`dl4hep.features.exclusive_kt`):
 the numerator terms of N-subjettiness (Thaler & Van Tilburg, arXiv:1011.2268). Δφ of two
 angles less than 2π apart is brought back by ∓2π only where |Δφ| > π, and the minimum
 propagates NaN as ``np.minimum`` does: the same IEEE operations in the same order as the numpy
-expression :func:`weighted_min_dr` replaced (six passes with ``np.repeat`` of the axes to the
-constituents). :func:`min_dr2` is the per-particle core that the τ kernel of
-:mod:`dl4hep.features.tau_n` calls; :func:`weighted_min_dr` applies it to a whole chunk.
+expression it replaced (six passes with ``np.repeat`` of the axes to the constituents).
+:func:`min_dr2` is the per-particle core that the τ kernel of :mod:`dl4hep.features.tau_n` calls.
 
 Import this module only where it is used: importing numba takes ~0.5 s.
 """
@@ -23,7 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["min_dr2", "weighted_min_dr"]
+__all__ = ["min_dr2"]
 
 TWO_PI = 2.0 * math.pi
 
@@ -41,22 +40,3 @@ def min_dr2(y, phi, axis_y, axis_phi, first, last):
         if d != d or d < best:
             best = d
     return best
-
-
-@njit(cache=True)
-def weighted_min_dr(pt, y, phi, counts, axis_y, axis_phi, n_max):
-    """``(n_max, particles)``: row N − 1 holds p_T · min ΔR to the N axes of each particle's jet.
-
-    ``pt, y, phi``: flat jet-major particles, ``counts`` per jet; ``axis_y, axis_phi``:
-    ``(jets, n_max (n_max + 1) / 2)`` stacked axes (N = 1 first).
-    """
-    out = np.empty((n_max, len(y)))
-    i = 0
-    for j in range(len(counts)):
-        ay, af = axis_y[j], axis_phi[j]
-        for _ in range(counts[j]):
-            for n in range(1, n_max + 1):
-                d2 = min_dr2(y[i], phi[i], ay, af, n * (n - 1) // 2, n * (n + 1) // 2)
-                out[n - 1, i] = pt[i] * math.sqrt(d2)
-            i += 1
-    return out
