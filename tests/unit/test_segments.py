@@ -19,15 +19,11 @@ def _awkward_values(rng, size):
     return np.where(rng.random(size) < 0.5, rng.normal(size=size).astype(np.float32), v)
 
 
-def test_starts_slots_and_segment_sum():
+def test_starts_and_slots():
     rng = np.random.default_rng(1)
     counts, seg = _segments(rng)
-    x = rng.normal(size=len(seg))
     np.testing.assert_array_equal(sg.starts(counts), np.concatenate([[0], np.cumsum(counts)[:-1]]))
     np.testing.assert_array_equal(sg.slots(counts), np.concatenate([np.arange(c) for c in counts]))
-    np.testing.assert_allclose(sg.segment_sum(x, counts), np.bincount(seg, weights=x, minlength=len(counts)),
-                               rtol=1e-12, atol=1e-12)
-    assert sg.segment_sum(np.zeros(0), np.zeros(3, np.int64)).tolist() == [0.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -71,7 +67,6 @@ def test_scatter_and_stack_match_numpy():
     for k, (r, s) in enumerate(zip(rows, slot, strict=True)):
         expected[r, s] = stacked[k]
     np.testing.assert_array_equal(sg.scatter_padded(stacked, rows, slot, len(counts), 4), expected)
-    np.testing.assert_array_equal(sg.scatter_columns(cols, rows, slot, len(counts), 4), expected)
     mask = sg.scatter_padded(np.ones(len(rows), bool), rows, slot, len(counts), 4, bool)
     np.testing.assert_array_equal(mask, np.arange(4) < np.minimum(counts, 4)[:, None])
     empty = sg.scatter_padded(np.zeros((0, 3), np.float32), rows[:0], slot[:0], 2, 4)

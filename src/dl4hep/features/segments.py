@@ -14,8 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
-    "argsort_desc_within", "by_integer", "scatter_columns", "scatter_padded", "segment_sum", "slots", "stack_columns",
-    "starts",
+    "argsort_desc_within", "by_integer", "scatter_padded", "slots", "stack_columns", "starts",
 ]
 
 
@@ -27,18 +26,6 @@ def starts(counts: np.ndarray) -> np.ndarray:
 def slots(counts: np.ndarray) -> np.ndarray:
     """Position of every element inside its segment (0, 1, ... per segment)."""
     return np.arange(int(np.sum(counts))) - np.repeat(starts(counts), counts)
-
-
-def segment_sum(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Sum of ``x`` over every segment (0 for empty ones): ``np.add.reduceat`` on the non-empty starts.
-
-    4x faster than ``np.bincount(segment, weights=x)`` and needs no per-element segment number.
-    """
-    out = np.zeros(len(counts), np.result_type(x.dtype, np.float64))
-    has = counts > 0
-    if has.any():
-        out[has] = np.add.reduceat(x, starts(counts)[has])
-    return out
 
 
 def _ordered_bits(x: np.ndarray) -> np.ndarray:
@@ -93,20 +80,6 @@ def scatter_padded(values: np.ndarray, rows: np.ndarray, slot: np.ndarray, n: in
     width = int(np.prod(values.shape[1:]))
     item = np.dtype((np.void, values.itemsize * width))
     out.reshape(n * length, width).view(item)[dest] = values.reshape(len(values), width).view(item)
-    return out
-
-
-def scatter_columns(columns: list[np.ndarray], rows: np.ndarray, slot: np.ndarray, n: int, length: int,
-                    dtype: type = np.float32) -> np.ndarray:
-    """``scatter_padded(np.stack(columns, axis=-1).astype(dtype), ...)`` without the stacked copy.
-
-    Each column is cast on assignment; faster than stacking for a few columns (5), slower
-    than :func:`stack_columns` + :func:`scatter_padded` for many (17).
-    """
-    out = np.zeros((n, length, len(columns)), dtype)
-    flat, dest = out.reshape(n * length, len(columns)), rows * length + slot
-    for i, c in enumerate(columns):
-        flat[dest, i] = c
     return out
 
 
