@@ -28,6 +28,11 @@ def _roc(w):
     return P.plot_roc(w, "roc", curves, reference="dnn", title="any signal vs qcd")
 
 
+def _roc_one_model(w):
+    y, _ = _y_d()
+    return P.plot_roc(w, "roc_pfn", {"pfn": roc(y, RNG.normal(y, 1.0))}, reference="pfn", title="any signal vs qcd")
+
+
 def _confusion(w):
     n = len(CLASSES)
     counts = RNG.integers(10, 500, (n, n))
@@ -117,7 +122,7 @@ def _response_vs(w):
     return plot_response_vs(w, "response_vs", edges, series, observer="true_energy", ylabel="E$_{corr}$ / E$_{true}$")
 
 
-KINDS = [_roc, _confusion, _scores, _significance, _training, _features, _importance, _efficiency, _sculpting,
+KINDS = [_roc, _roc_one_model, _confusion, _scores, _significance, _training, _features, _importance, _efficiency, _sculpting,
          _response, _response_vs]
 
 

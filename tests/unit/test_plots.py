@@ -25,6 +25,20 @@ def test_roc_plot_writes_pdf_png_and_closes(tmp_path, experiment):
     assert not list(tmp_path.glob(".*tmp*"))  # no temporaries left behind
 
 
+def test_one_model_roc_has_no_ratio_panel(tmp_path, monkeypatch):
+    """A model's own ROC (per-model evaluation) has nothing to compare to: one panel; an overlay two."""
+    rng = np.random.default_rng(1)
+    y = rng.random(400) < 0.5
+    curves = {m: roc(y, rng.normal(y * k, 1.0)) for k, m in ((1.0, "a"), (2.0, "b"))}
+    w = PlotWriter(tmp_path)
+    panels, save = [], w.save
+    monkeypatch.setattr(w, "save", lambda fig, stem: panels.append(len(fig.axes)) or save(fig, stem))
+    plot_roc(w, "roc_a", {"a": curves["a"]}, reference="a", title="s vs b")
+    plot_roc(w, "roc", curves, reference="a", title="s vs b")
+    assert panels == [1, 2]
+    assert (tmp_path / "roc_a.png").stat().st_size > 1000
+
+
 def test_efficiency_plot_without_any_passing_background(tmp_path):
     edges = np.array([0.0, 1.0, 2.0])
     nan = np.full(2, np.nan)

@@ -35,6 +35,7 @@ SCRIPT = REPO / "workflow/scripts/slurm-cluster.sh"
 SLURM_TASKS = ("egamma", "dilepton")
 #: rules whose jobs train a network and ask for the GPU of their model's `device: auto`
 TRAINING_RULES = {"train", "train_fold", "search_worker"}
+MINI = load_analysis(REPO / "configs/mini.yaml")
 #: first status check 2 s after a submission instead of the plugin's 40 s (a busy real cluster
 #: wants 40; a private one-node cluster answers at once)
 STATUS_CHECK = ["--slurm-init-seconds-before-status-checks", "2"]
@@ -87,7 +88,7 @@ def _model_cpus(comment: str) -> int:
     """CPUs a training job of the mini config asks for: training.threads auto (1 tabular, 2 points)."""
     rest = re.match(r"rule_\w+?_wildcards_(\w+)", comment).group(1)
     task = next(t for t in SLURM_TASKS if rest.startswith(t + "_"))
-    models = load_analysis(REPO / "configs/mini.yaml").tasks[task].models
+    models = MINI.tasks[task].models
     model = next(m for m in sorted(models, key=len, reverse=True) if rest[len(task) + 1 :].startswith(m))
     return 1 if models[model].inputs == "tabular" else 2
 

@@ -165,7 +165,8 @@ def plot_roc(
     title: str,
     bands: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Background rejection ``1/ε_B`` (log) vs ``ε_S`` for several models, ratio to ``reference``.
+    """Background rejection ``1/ε_B`` (log) vs ``ε_S`` for several models, ratio to ``reference``
+    (one model, as in its own evaluation: no ratio panel).
 
     Args:
         curves: model name -> ROC, drawn in this order; AUC in the legend.
@@ -176,9 +177,13 @@ def plot_roc(
     """
     grid = np.linspace(0.01, 1.0, 400)
     with writer.style():
-        fig, (ax, rax) = plt.subplots(
-            2, 1, figsize=(9, 9), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
-        )
+        if len(curves) > 1:
+            fig, (ax, rax) = plt.subplots(
+                2, 1, figsize=(9, 9), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
+            )
+        else:
+            fig, ax = plt.subplots(figsize=(9, 7))
+            rax = ax
         writer.label(ax)  # before the content: mplhep draws the figure to place the text
         rejections = {}
         for name, c in curves.items():
@@ -201,17 +206,23 @@ def plot_roc(
         ax.set_ylim(0.5, top ** (1 / 0.5))
         ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
         ax.legend(title=title, loc="upper right", fontsize="small")
-        ref = rejections.get(reference)
-        for name, rej in rejections.items():
-            if ref is not None:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    rax.plot(grid, rej / ref, label=name)
-        rax.axhline(1.0, color="grey", lw=1, ls="--")
-        rax.set_ylabel(f"Ratio to\n{reference}", fontsize="small")
-        _clear_top_tick(rax)
+        if rax is not ax:
+            _ratio_panel(rax, grid, rejections, reference)
         rax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
         rax.set_xlim(0, 1)
         return writer.save(fig, stem)
+
+
+def _ratio_panel(rax: plt.Axes, grid: np.ndarray, rejections: dict[str, np.ndarray], reference: str) -> None:
+    """Each model's rejection over the reference's, along ``grid``."""
+    ref = rejections.get(reference)
+    for name, rej in rejections.items():
+        if ref is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rax.plot(grid, rej / ref, label=name)
+    rax.axhline(1.0, color="grey", lw=1, ls="--")
+    rax.set_ylabel(f"Ratio to\n{reference}", fontsize="small")
+    _clear_top_tick(rax)
 
 
 def _clear_top_tick(ax: plt.Axes) -> None:
